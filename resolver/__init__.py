@@ -1,0 +1,1 @@
+"""canbao's resolver: department files → canonical records → persons → statuses."""
