@@ -1,0 +1,34 @@
+# Two entry points (see README): `make demo` runs the main job, `make test` runs the tests.
+# Both set everything up on a fresh machine: a virtualenv with the project, and node packages
+# for the Cypher linter.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+AS_OF  ?= 2026-11-28
+
+.PHONY: setup demo test clean-demo
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(STAMP)
+
+# The main job on the embedded default: ingest the committed sample, resolve, derive
+# statuses, write the graph, and print the status summary per district.
+demo: $(STAMP)
+	rm -rf runs/demo
+	$(BIN)/canbao run --input data/samples --store runs/demo --as-of $(AS_OF)
+
+test: $(STAMP) node_modules/.installed
+	$(BIN)/pytest
+
+clean-demo:
+	rm -rf runs/demo

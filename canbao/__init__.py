@@ -1,0 +1,1 @@
+"""canbao command line."""

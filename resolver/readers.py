@@ -1,0 +1,203 @@
+"""Read one department file (.csv in UTF-8/UTF-8-BOM/GBK/GB18030, or .xlsx) into text cells.
+
+Every data row keeps its line number in the file (header = line 1; for .xlsx the
+worksheet row), so a problem can always be reported as file:line. A row whose
+field count differs from the header is returned as ragged, never dropped.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from resolver.errors import InputError
+
+LINE = "__line"
+
+
+@dataclass
+class RawTable:
+    """The text of one file: header, one row per data line (``__line`` column), ragged rows aside."""
+
+    path: Path
+    encoding: str
+    header: list[str]
+    frame: pd.DataFrame
+    ragged: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def file(self) -> str:
+        return self.path.name
+
+    @property
+    def rows_in(self) -> int:
+        return len(self.frame) + len(self.ragged)
+
+
+def detect_encoding(data: bytes, path: Path) -> str:
+    """UTF-8 with BOM, UTF-8, or GB18030 (a superset of GBK) — decided by strict decoding, never guessed."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise InputError(f"{path.name}: 文件有 UTF-8 BOM 但内容不是有效的 UTF-8 (byte {error.start})") from error
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path.name}: 无法识别文件编码 (neither UTF-8 nor GBK/GB18030; undecodable byte at offset "
+            f"{error.start}) — 请以 UTF-8 或 GBK 重新导出 (re-export as UTF-8 or GBK)"
+        ) from error
+
+
+def _check_header(header: list[str], path: Path) -> list[str]:
+    header = [h.strip() for h in header]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise InputError(f"{path.name}: 表头重复 (repeated header) {', '.join(repeated)} — 请修正导出文件")
+    if not any(header):
+        raise InputError(f"{path.name}: 第1行没有表头 (no header on line 1)")
+    return header
+
+
+def _read_csv_fast(text: str, header: list[str]) -> pd.DataFrame | None:
+    """pyarrow parse; None when any row is ragged (then the exact slow path takes over)."""
+    bad_rows: list[object] = []
+
+    def on_invalid(row: object) -> str:
+        bad_rows.append(row)
+        return "skip"
+
+    table = pacsv.read_csv(
+        io.BytesIO(text.encode("utf-8")),
+        read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 24),
+        # Blank lines stay as empty rows so that row i is line i + 2 exactly.
+        parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={h: pa.string() for h in header}, strings_can_be_null=False, quoted_strings_can_be_null=False
+        ),
+    )
+    if bad_rows:
+        return None
+    frame = table.to_pandas()
+    frame[LINE] = range(2, len(frame) + 2)
+    return frame
+
+
+def _read_csv_exact(text: str, header: list[str]) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+    """csv-module parse with exact line numbers, for files with ragged rows or quoted newlines."""
+    reader = csv.reader(io.StringIO(text))
+    next(reader)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    ragged: list[tuple[int, str]] = []
+    start = 2
+    for cells in reader:
+        if len(cells) == len(header):
+            rows.append(cells)
+            lines.append(start)
+        elif cells and any(c.strip() for c in cells):
+            ragged.append(
+                (start, f"列数不符 (row has {len(cells)} fields, header has {len(header)})")
+            )
+        else:
+            rows.append([""] * len(header))
+            lines.append(start)
+        start = reader.line_num + 1
+    frame = pd.DataFrame(rows, columns=header, dtype=object)
+    frame[LINE] = lines
+    return frame, ragged
+
+
+def read_csv_file(path: Path) -> RawTable:
+    data = path.read_bytes()
+    encoding = detect_encoding(data, path)
+    text = data.decode(encoding)
+    first_line = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    header = _check_header(first_line, path)
+    frame = _read_csv_fast(text, header)
+    ragged: list[tuple[int, str]] = []
+    if frame is None:
+        frame, ragged = _read_csv_exact(text, header)
+    return RawTable(path=path, encoding=encoding, header=header, frame=_drop_blank(frame), ragged=ragged)
+
+
+def _cell_text(value: object) -> str:
+    """An .xlsx cell as text: integral floats without '.0' (IDs stored as numbers), dates as ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def read_xlsx_file(path: Path) -> RawTable:
+    from python_calamine import CalamineError, CalamineWorkbook, XmlError, ZipError
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        rows = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except (CalamineError, XmlError, ZipError, OSError, ValueError) as error:
+        raise InputError(f"{path.name}: 无法读取 Excel 文件 (cannot read .xlsx): {error}") from error
+    if not rows:
+        raise InputError(f"{path.name}: 工作表为空 (empty worksheet)")
+    header = _check_header([_cell_text(c) for c in rows[0]], path)
+    body: list[list[str]] = []
+    lines: list[int] = []
+    ragged: list[tuple[int, str]] = []
+    for number, cells in enumerate(rows[1:], start=2):
+        texts = [_cell_text(c) for c in cells]
+        if len(texts) > len(header) and any(t.strip() for t in texts[len(header):]):
+            ragged.append((number, f"列数不符 (row has values beyond the {len(header)} header columns)"))
+            continue
+        texts = (texts + [""] * len(header))[: len(header)]
+        body.append(texts)
+        lines.append(number)
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    frame[LINE] = lines
+    return RawTable(path=path, encoding="xlsx", header=header, frame=_drop_blank(frame), ragged=ragged)
+
+
+def _drop_blank(frame: pd.DataFrame) -> pd.DataFrame:
+    """Blank lines are not rows: drop rows whose every cell is empty."""
+    cells = frame.drop(columns=[LINE])
+    if cells.empty:
+        return frame
+    filled = cells.ne("").any(axis=1)
+    return frame.loc[filled].reset_index(drop=True)
+
+
+def read_department_file(path: Path) -> RawTable:
+    """Read a .csv or .xlsx department extract."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return read_csv_file(path)
+    if suffix == ".xlsx":
+        return read_xlsx_file(path)
+    raise InputError(f"{path.name}: 不支持的文件类型 (unsupported file type {suffix}); 只接受 .csv 或 .xlsx")
+
+
+def count_lines(path: Path) -> int:
+    """Data lines of a file that cannot be read, for the rejection report (header excluded)."""
+    if path.suffix.lower() == ".csv":
+        data = path.read_bytes()
+        lines = [line for line in data.splitlines()[1:] if line.strip()]
+        return len(lines)
+    return 0
