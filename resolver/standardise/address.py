@@ -1,0 +1,306 @@
+"""Parse Tianjin addresses into district, street, community, road, number and building-unit-room.
+
+Restricted to Tianjin on purpose: general gazetteers read 南京路 as 江苏南京, 中山路 as
+广东中山 and 河北区 as 河北省 (shared/notes/chinese-identity.md §3). Names are matched by
+dictionary lookup with a first-character index, longest first, each inside its parent only.
+"""
+from __future__ import annotations
+
+import math
+import operator
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from typing import Literal
+
+import pandas as pd
+
+from resolver.divisions import Divisions, load_divisions
+from resolver.schema import ADDRESS_PARTS, ADDRESS_ROLES, address_columns
+from resolver.standardise.unique import map_unique_records
+
+
+@dataclass(frozen=True)
+class Address:
+    """One parsed address; fields are schema.ADDRESS_PARTS. Numbers are digit strings without leading zeros."""
+
+    address_raw: str | None
+    in_tianjin: bool | None
+    district_code: str | None = None
+    legacy_district: str | None = None
+    street: str | None = None
+    community: str | None = None
+    road: str | None = None
+    number: str | None = None
+    building: str | None = None
+    unit: str | None = None
+    room: str | None = None
+
+
+# A name directly followed by one of these is part of a road (和平路, 西青道, 河北大街), not a place.
+ROAD_SUFFIXES = ("大街", "大道", "胡同", "路", "道", "街", "巷", "里")
+_AFTER_SHORT_NAME_GUARD = ROAD_SUFFIXES + ("省", "市", "县", "镇", "乡")
+# Community short forms must not look like a road (南京路社区 → no bare 南京路); 里 is a compound (日华里).
+_ROADLIKE_ENDINGS = ("大街", "大道", "胡同", "路", "道", "街", "巷")
+
+# 天津市, 天津, 中国天津市, 天津市市辖区, 天津市天津市; not 天津路 (a road in many cities).
+_TIANJIN_PREFIX = re.compile(r"(?:中华人民共和国|中国)?(?P<tianjin>(?:天津(?!路|道|街|大街|大道|里|巷)市?)+(?:市辖区|辖区)?)?")
+_DASHES = re.compile(r"[‐‑‒–—―−~～]")
+_SPACE_BETWEEN_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
+_SPACE_NOT_BETWEEN_DIGITS = re.compile(r"(?<!\d)\s+|\s+(?!\d)")
+_HASH_AFTER_DIGIT = re.compile(r"(?<=\d)#")
+# Only the traditional forms of characters that carry address structure (區 鎮 號 樓 門 …).
+_TRADITIONAL = str.maketrans("區鎮鄉號樓門單棟莊橋東縣園裡裏華興濱寧靜薊漢陽內條鄰劃開發後灣",
+                             "区镇乡号楼门单栋庄桥东县园里里华兴滨宁静蓟汉阳内条邻划开发后湾")
+
+_ROAD = re.compile(
+    r"(?P<road>(?:(?![号楼门室])[\u4e00-\u9fff]){1,12}?(?:大街|大道|胡同|路|(?<!街)道|街(?!道)|巷|里))"
+    r"(?:(?P<number>\d+(?:-\d+)?)(?:号(?!楼)|(?=\s|$)))?"
+)
+_BARE_NUMBER = re.compile(r"(?<![\d门元楼栋幢座室-])(?P<number>\d+(?:-\d+)?)号(?!楼)")
+_BUILDING_UNIT_ROOM_DASHED = re.compile(r"(?<![\d-])(?P<building>\d+)-(?P<unit>\d+)-(?P<room>\d+)(?![\d-])")
+_BUILDING_UNIT_ROOM = re.compile(
+    r"(?:(?P<building>\d+)(?:号楼|栋|幢|座|号(?=\d+号?(?:门|单元))))?"
+    r"(?:(?P<unit>\d+)号?(?:门|单元))?"
+    r"(?:(?P<room>\d+)(?P<room_mark>室|号)?)?"
+)
+_CHINESE_NUMERAL = re.compile(r"[一二三四五六七八九十]{1,3}(?=号楼|栋|幢|座|号?门|单元|室)")
+_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")}
+
+
+class _Names:
+    """A name → value table searched by position with a first-character index, longest first."""
+
+    def __init__(self, entries: dict[str, object], guarded: set[str], guard: tuple[str, ...]) -> None:
+        self.entries = entries
+        self.guarded = guarded
+        self.guard = guard
+        lengths: dict[str, set[int]] = {}
+        for name in entries:
+            lengths.setdefault(name[0], set()).add(len(name))
+        self.lengths = {char: sorted(sizes, reverse=True) for char, sizes in lengths.items()}
+
+    def at(self, text: str, position: int) -> tuple[object, int] | None:
+        """(value, end) of the longest name starting exactly at position, else None."""
+        for size in self.lengths.get(text[position], ()) if position < len(text) else ():
+            name = text[position:position + size]
+            if name in self.entries and not (name in self.guarded and text.startswith(self.guard, position + size)):
+                return self.entries[name], position + size
+        return None
+
+    def search(self, text: str, start: int) -> tuple[object, int, int] | None:
+        """(value, start, end) of the leftmost, then longest, name at or after start, else None."""
+        for position in range(start, len(text)):
+            if text[position] in self.lengths:
+                hit = self.at(text, position)
+                if hit:
+                    return hit[0], position, hit[1]
+        return None
+
+
+def _short_forms(name: str, suffixes: tuple[str, ...]) -> list[str]:
+    return [name[: -len(s)] for s in suffixes if name.endswith(s) and len(name) - len(s) >= 2]
+
+
+class _FullThenShort:
+    """Full names (华苑街道, 和风社区) searched before short forms (华苑, 和风), so 中新天津生态城和风社区 finds 和风."""
+
+    def __init__(self, full: dict[str, object], short: dict[str, object]) -> None:
+        self.full = _Names(full, set(), ())
+        self.short = _Names({n: v for n, v in short.items() if n not in full}, set(short), _AFTER_SHORT_NAME_GUARD)
+
+    def search(self, text: str, start: int) -> tuple[object, int, int] | None:
+        return self.full.search(text, start) or self.short.search(text, start)
+
+
+class _Gazetteer:
+    """The lookup tables the parser needs, built once from the division data."""
+
+    def __init__(self, divisions: Divisions) -> None:
+        full, short = {}, {}
+        for alias, (code, legacy) in divisions.district_aliases().items():
+            (full if alias.endswith(("区", "县")) else short)[alias] = (code, legacy)
+        self.district_full = _Names(full, set(), ())
+        self.district_short = _Names(short, set(short), _AFTER_SHORT_NAME_GUARD)
+
+        elsewhere: dict[str, bool] = {}
+        for province in divisions.other_provinces:
+            elsewhere[province] = False
+            for short_name in _short_forms(province, ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市")):
+                elsewhere[short_name] = True
+        for city in divisions.other_cities:
+            elsewhere[city] = False
+        self.elsewhere = _Names(elsewhere, {n for n, is_short in elsewhere.items() if is_short}, ROAD_SUFFIXES)
+
+        self.streets: dict[str, _FullThenShort] = {}
+        self.communities: dict[str, _FullThenShort] = {}
+        unique_street: dict[str, tuple[str, str] | None] = {}
+        for district in divisions.districts():
+            street_full: dict[str, object] = {}
+            street_short: dict[str, object] = {}
+            community_full: dict[str, tuple[str, str | None] | None] = {}
+            community_short: dict[str, tuple[str, str | None] | None] = {}
+            for street in divisions.streets(district.code):
+                names = {street.name, *street.aliases}
+                names |= {n.replace("邨", "村") for n in names}
+                for name in names:
+                    street_full[name] = (street.name, street.code)
+                    unique_street[name] = None if name in unique_street else (district.code, street.name)
+                # 富民路街道 has no usable short form: 富民路 is the road.
+                if not street.short_name.endswith(ROAD_SUFFIXES) and street.short_name != street.name:
+                    street_short.setdefault(street.short_name, (street.name, street.code))
+                for community in divisions.communities(street.code):
+                    self._add_community(community_full, community_short, community, street.name)
+            for communities in divisions.zone_communities(district.code).values():
+                for community in communities:
+                    self._add_community(community_full, community_short, community, None)
+            self.streets[district.code] = _FullThenShort(street_full, street_short)
+            self.communities[district.code] = _FullThenShort(
+                {n: hit for n, hit in community_full.items() if hit is not None},
+                {n: hit for n, hit in community_short.items() if hit is not None})
+        self.street_anywhere = _Names({n: hit for n, hit in unique_street.items() if hit}, set(), ())
+
+    @staticmethod
+    def _add_community(full: dict, short: dict, community: str, street_name: str | None) -> None:
+        """Add a community and its short forms (日华里); one spelling under two streets keeps the name, not the street."""
+        shorts = [s for s in _short_forms(community, ("社区居委会", "居委会", "村委会", "社区", "村"))
+                  if not s.endswith(_ROADLIKE_ENDINGS)]
+        for table, names in ((full, [community]), (short, shorts)):
+            for name in names:
+                if name not in table:
+                    table[name] = (community, street_name)
+                elif table[name] is not None and table[name] != (community, street_name):
+                    table[name] = (community, None) if table[name][0] == community else None
+
+
+@cache
+def _gazetteer() -> _Gazetteer:
+    return _Gazetteer(load_divisions())
+
+
+def _normalise(raw: str) -> str:
+    """NFKC (full-width → half-width), structural traditional characters, one dash, no spaces except between digits."""
+    text = unicodedata.normalize("NFKC", raw).translate(_TRADITIONAL)
+    text = _HASH_AFTER_DIGIT.sub("号", _DASHES.sub("-", text))
+    # 南京路100 3门201: keep one space where it separates two numbers, drop every other space.
+    return _SPACE_NOT_BETWEEN_DIGITS.sub("", _SPACE_BETWEEN_DIGITS.sub(" ", text))
+
+
+def _chinese_number(match: re.Match[str]) -> str:
+    """一…九十九 before a building/unit/room marker → digits (三号楼 → 3号楼)."""
+    text = match.group(0)
+    if "十" not in text:
+        return "".join(str(_DIGITS[c]) for c in text)
+    tens, _, ones = text.partition("十")
+    return str((_DIGITS[tens] if tens else 1) * 10 + (_DIGITS[ones] if ones else 0))
+
+
+def _plain(number: str | None) -> str | None:
+    """Digits without leading zeros (0401 → 401); dashed numbers part by part."""
+    return None if number is None else "-".join(str(int(part)) for part in number.split("-"))
+
+
+def _locate_district(text: str, start: int, tianjin_prefix: bool,
+                     gazetteer: _Gazetteer) -> tuple[str, str | None, int] | Literal[False] | None:
+    """(code, legacy name, end) of the district; False when the text names another province or city."""
+    hit = gazetteer.district_full.at(text, start)
+    if hit is None and not tianjin_prefix and gazetteer.elsewhere.at(text, start):
+        hit = gazetteer.district_short.at(text, start)
+        if hit is None:
+            return False
+        # 河北 is both 河北省 and 河北区: the district when one of its streets/communities follows,
+        # the province when a city follows (河北保定市), else unknown (河北中山路5号).
+        if not _names_place_at(text, hit[1], hit[0][0], gazetteer):
+            return False if gazetteer.elsewhere.at(text, hit[1]) else None
+    if hit is None:
+        hit = gazetteer.district_short.at(text, start)
+    if hit:
+        (code, legacy), end = hit
+        return code, legacy, end
+    if tianjin_prefix:
+        # 天津市…和平区… or 天津市华苑街道…: a full district name later on, else a street name unique in Tianjin.
+        found = gazetteer.district_full.search(text, start)
+        if found:
+            (code, legacy), _, end = found
+            return code, legacy, end
+        found = gazetteer.street_anywhere.search(text, start)
+        if found:
+            (code, _), street_start, _ = found
+            return code, None, street_start
+    return None
+
+
+def _names_place_at(text: str, position: int, district_code: str, gazetteer: _Gazetteer) -> bool:
+    """Whether a street or community of the district starts exactly at position."""
+    return any(table.at(text, position) for scope in (gazetteer.streets, gazetteer.communities)
+               for table in (scope[district_code].full, scope[district_code].short))
+
+
+def _parse_tail(text: str, start: int) -> dict[str, str | None]:
+    """Road, number and building/unit/room from the part after the named places."""
+    parts: dict[str, str | None] = {}
+    road = _ROAD.search(text, start)
+    if road:
+        parts["road"], parts["number"] = road.group("road"), _plain(road.group("number"))
+        start = road.end()
+    else:
+        number = _BARE_NUMBER.search(text, start)
+        if number:
+            parts["number"], start = _plain(number.group("number")), number.end()
+    tail = _CHINESE_NUMERAL.sub(_chinese_number, text[start:])
+    dashed = _BUILDING_UNIT_ROOM_DASHED.search(tail)
+    if dashed:
+        parts.update({k: _plain(v) for k, v in dashed.groupdict().items()})
+        return parts
+    for match in _BUILDING_UNIT_ROOM.finditer(tail):
+        building, unit, room = match.group("building", "unit", "room")
+        # A bare number is a room only after a building/unit marker or with 室 (401室).
+        if room and not (building or unit or match.group("room_mark") == "室"):
+            room = None
+        if building or unit or room:
+            parts.update(building=_plain(building), unit=_plain(unit), room=_plain(room))
+            break
+    return parts
+
+
+def parse_address(raw: str | None) -> Address:
+    """Parse one address; in_tianjin is False for another province/city and None when unplaceable."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return Address(address_raw=None, in_tianjin=None)
+    raw = str(raw)
+    text = _normalise(raw)
+    gazetteer = _gazetteer()
+    prefix = _TIANJIN_PREFIX.match(text)
+    tianjin_prefix, position = prefix.group("tianjin") is not None, prefix.end()
+    district = _locate_district(text, position, tianjin_prefix, gazetteer)
+    if district is False:
+        return Address(address_raw=raw, in_tianjin=False)
+    if district is None:
+        return Address(address_raw=raw, in_tianjin=True if tianjin_prefix else None, **_parse_tail(text, position))
+
+    code, legacy, position = district
+    street = community = None
+    found_street = gazetteer.streets[code].search(text, position)
+    community_from = position
+    if found_street:
+        (street, _), community_from, position = found_street
+    found_community = gazetteer.communities[code].search(text, community_from)
+    # A community may start inside the street's name (华苑 → 华苑新城) but must reach past it.
+    if found_community and found_community[2] <= position:
+        found_community = gazetteer.communities[code].search(text, position)
+    if found_community:
+        (community, community_street), _, position = found_community
+        street = street or community_street
+    return Address(address_raw=raw, in_tianjin=True, district_code=code, legacy_district=legacy,
+                   street=street, community=community, **_parse_tail(text, position))
+
+
+_ROW = operator.attrgetter(*ADDRESS_PARTS)
+
+
+def parse_addresses(raw: pd.Series, role: str) -> pd.DataFrame:
+    """Parse a column of addresses once per distinct text; columns are schema.address_columns(role)."""
+    if role not in ADDRESS_ROLES:
+        raise ValueError(f"address role {role!r} unknown — use one of {', '.join(ADDRESS_ROLES)} (resolver/schema.py)")
+    return map_unique_records(raw, lambda value: _ROW(parse_address(value)), address_columns(role))
