@@ -41,7 +41,15 @@ class SourceMappingModel(BaseModel):
     department: str
     record_id: str
     cert_type: str | None = None
-    columns: dict[str, ColumnSpec | str]
+    columns: dict[str, ColumnSpec]
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _short_form(cls, columns: object) -> object:
+        # `姓名: name` is short for `姓名: {field: name}`.
+        if isinstance(columns, dict):
+            return {h: {"field": spec} if isinstance(spec, str) else spec for h, spec in columns.items()}
+        return columns
 
     @field_validator("cert_type")
     @classmethod
@@ -76,10 +84,7 @@ def parse_mapping(data: object, origin: str) -> SourceMapping:
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         raise ConfigError(f"{origin}: 映射文件有误 (invalid source mapping): {problems}") from error
-    columns = {
-        header: spec if isinstance(spec, ColumnSpec) else ColumnSpec(field=spec)
-        for header, spec in model.columns.items()
-    }
+    columns = dict(model.columns)
     fields = [spec.field for spec in columns.values()]
     repeated = sorted({f for f in fields if fields.count(f) > 1})
     if repeated:

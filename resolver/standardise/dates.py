@@ -1,0 +1,203 @@
+"""Dates and year-month periods in every notation department extracts use.
+
+Dates: ``2021-03-05``, ``2021/3/5``, ``2021.3.5``, ``20210305``, ``2021年3月5日``, an optional
+time part, Excel serial numbers (44260, "44260", "44260.0") and datetime/date objects from
+xlsx readers. Periods (所属期, 最近缴费月份): ``202103``, ``2021-03``, ``2021/03``,
+``2021年3月`` and any full date, all → ``"202103"``.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from resolver.standardise.unique import map_unique_records
+
+# Years accepted as plausible for any date or period in an extract.
+PLAUSIBLE_YEARS = (1900, 2100)
+
+# Excel's 1900 date system counts 1900-02-29 (serial 60), a day that never existed (Lotus 1-2-3 bug):
+# serials from 61 on are days since 1899-12-30, serials 1-59 days since 1899-12-31.
+_EXCEL_EPOCH = date(1899, 12, 30)
+_EXCEL_MAX_SERIAL = 2958465  # 9999-12-31
+
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+_DATE_PATTERNS = (
+    re.compile(rf"(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_TIME}"),
+    re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日?"),
+    re.compile(r"(\d{4})(\d{2})(\d{2})(?:\.0+)?"),
+)
+_PERIOD_PATTERNS = (
+    re.compile(r"(\d{4})(\d{2})(?:\.0+)?"),
+    re.compile(r"(\d{4})[-/.](\d{1,2})"),
+    re.compile(r"(\d{4})年(\d{1,2})月?"),
+)
+# A serial number as text: xlsx readers stringify numeric cells as "44260" or "44260.0". Four digits
+# or fewer read as a year, not a date, so text serials need five digits (1927-05-18 onwards).
+_SERIAL_TEXT = re.compile(r"\d{5}(?:\.\d+)?")
+_SPACES = re.compile(r"\s+")
+
+
+def excel_serial_to_date(serial: float) -> date:
+    """The calendar day of an Excel (1900 system) serial number; the fraction (time of day) is dropped."""
+    whole = int(np.floor(serial))
+    if whole < 1 or whole > _EXCEL_MAX_SERIAL or whole == 60:
+        raise ValueError(f"不是有效的Excel日期序号 not an Excel date serial: {serial!r}")
+    return _EXCEL_EPOCH + timedelta(days=whole if whole > 60 else whole + 1)
+
+
+def parse_date(raw: Any) -> date | None:
+    """One date from any supported notation; None when empty; ValueError naming the value otherwise."""
+    if _is_missing(raw):
+        return None
+    if isinstance(raw, datetime):
+        parsed = raw.date()
+    elif isinstance(raw, date):
+        parsed = raw
+    elif isinstance(raw, np.datetime64):
+        parsed = pd.Timestamp(raw).date()
+    elif isinstance(raw, (bool, np.bool_)):
+        raise ValueError(_unrecognised_date(raw))
+    elif isinstance(raw, (int, float, np.integer, np.floating)):
+        parsed = _date_from_number(raw)
+    elif isinstance(raw, str):
+        text = unicodedata.normalize("NFKC", raw).strip()
+        if not text:
+            return None
+        parsed = _date_from_text(text, raw)
+    else:
+        raise ValueError(_unrecognised_date(raw))
+    if not PLAUSIBLE_YEARS[0] <= parsed.year <= PLAUSIBLE_YEARS[1]:
+        raise ValueError(
+            f"日期不在{PLAUSIBLE_YEARS[0]}–{PLAUSIBLE_YEARS[1]}年之间 "
+            f"date outside {PLAUSIBLE_YEARS[0]}-{PLAUSIBLE_YEARS[1]}: {raw!r}"
+        )
+    return parsed
+
+
+def parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Vectorised parse_date: (datetime64[ns] values, error text or None per row); empty → NaT, no error."""
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        raw = raw.astype(object).where(raw.notna(), None)
+    table = map_unique_records(raw, _date_or_error, ["value", "error"])
+    return table["value"].astype("datetime64[ns]"), table["error"].astype(object)
+
+
+def parse_period(raw: Any) -> str | None:
+    """One year-month period as ``"YYYYMM"``; None when empty; ValueError naming the value otherwise."""
+    if _is_missing(raw):
+        return None
+    if isinstance(raw, (int, np.integer)) and not isinstance(raw, (bool, np.bool_)) and 100000 <= raw <= 999999:
+        text = str(int(raw))
+    elif isinstance(raw, (float, np.floating)) and float(raw).is_integer() and 100000 <= raw <= 999999:
+        text = str(int(raw))
+    elif isinstance(raw, str):
+        text = _SPACES.sub("", unicodedata.normalize("NFKC", raw))
+        if not text:
+            return None
+    else:
+        return _period_of_date(raw, raw)
+    for pattern in _PERIOD_PATTERNS:
+        match = pattern.fullmatch(text)
+        if match:
+            year, month = int(match[1]), int(match[2])
+            if 1 <= month <= 12 and PLAUSIBLE_YEARS[0] <= year <= PLAUSIBLE_YEARS[1]:
+                return f"{year:04d}{month:02d}"
+            raise ValueError(_unrecognised_period(raw))
+    return _period_of_date(text, raw)
+
+
+def parse_periods(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Vectorised parse_period: (``"YYYYMM"`` or None, error text or None) per row."""
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        raw = raw.astype(object).where(raw.notna(), None)
+    table = map_unique_records(raw, _period_or_error, ["value", "error"])
+    return table["value"].astype(object), table["error"].astype(object)
+
+
+def _date_or_error(value: Any) -> tuple[pd.Timestamp, str | None]:
+    try:
+        parsed = parse_date(value)
+    except ValueError as error:
+        return pd.NaT, str(error)
+    return (pd.NaT if parsed is None else pd.Timestamp(parsed)), None
+
+
+def _period_or_error(value: Any) -> tuple[str | None, str | None]:
+    try:
+        return parse_period(value), None
+    except ValueError as error:
+        return None, str(error)
+
+
+def _date_from_number(value: float) -> date:
+    """A number from an xlsx cell: YYYYMMDD when it has 8 digits, else an Excel serial."""
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(_unrecognised_date(value))
+    if number.is_integer() and 10_000_000 <= number <= 99_999_999:
+        return _calendar_date(*_split_yyyymmdd(int(number)), value)
+    try:
+        return excel_serial_to_date(number)
+    except ValueError:
+        raise ValueError(_unrecognised_date(value)) from None
+
+
+def _split_yyyymmdd(yyyymmdd: int) -> tuple[int, int, int]:
+    """20210305 → (2021, 3, 5)."""
+    year, rest = divmod(yyyymmdd, 10_000)
+    return year, rest // 100, rest % 100
+
+
+def _date_from_text(text: str, raw: Any) -> date:
+    """A date written as text, in any notation of the module docstring."""
+    compact = _SPACES.sub("", text) if "年" in text else text
+    for pattern in _DATE_PATTERNS:
+        match = pattern.fullmatch(compact)
+        if match:
+            return _calendar_date(int(match[1]), int(match[2]), int(match[3]), raw)
+    if _SERIAL_TEXT.fullmatch(compact):
+        return excel_serial_to_date(float(compact))
+    raise ValueError(_unrecognised_date(raw))
+
+
+def _calendar_date(year: int, month: int, day: int, raw: Any) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise ValueError(_unrecognised_date(raw)) from None
+
+
+def _period_of_date(value: Any, raw: Any) -> str:
+    """The period of something that should be a full date (a date in a period column, an Excel serial)."""
+    try:
+        parsed = parse_date(value)
+    except ValueError:
+        raise ValueError(_unrecognised_period(raw)) from None
+    if parsed is None:
+        raise ValueError(_unrecognised_period(raw))
+    return f"{parsed.year:04d}{parsed.month:02d}"
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NaT or value is pd.NA:
+        return True
+    if isinstance(value, (float, np.floating)) and value != value:
+        return True
+    return isinstance(value, np.datetime64) and np.isnat(value)
+
+
+def _unrecognised_date(raw: Any) -> str:
+    return f"无法识别的日期 unrecognised date {_shown(raw)}"
+
+
+def _unrecognised_period(raw: Any) -> str:
+    return f"无法识别的年月 unrecognised period (expected YYYYMM) {_shown(raw)}"
+
+
+def _shown(raw: Any) -> str:
+    return f"'{raw}'" if isinstance(raw, str) else repr(raw)
