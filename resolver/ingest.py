@@ -28,7 +28,7 @@ from resolver.standardise.id_number import identity_disagreements, standardise_c
 from resolver.standardise.names import standardise_names
 from resolver.standardise.phones import standardise_phones
 from resolver.standardise.province import parse_province
-from resolver.standardise.unique import map_unique_records
+from resolver.standardise.unique import clean_text, map_unique_records
 
 FILE_NAME = re.compile(r"^(?P<source>[a-z][a-z0-9_]*)_(?P<period>\d{6})\.(?:csv|xlsx)$", re.IGNORECASE)
 REJECTED_COLUMNS = ["source", "file", "line", "reason"]
@@ -229,54 +229,55 @@ def _critical_mask(frame: pd.DataFrame, mappings: dict[str, SourceMapping], fiel
 
 
 def _check_allowed_values(
-    frame: pd.DataFrame, mappings: dict[str, SourceMapping], problems: _Problems
+    frame: pd.DataFrame, text: dict[str, pd.Series], mappings: dict[str, SourceMapping], problems: _Problems
 ) -> None:
     for mapping in mappings.values():
-        rows = frame["source"] == mapping.source
+        rows = (frame["source"] == mapping.source).to_numpy()
         if not rows.any():
             continue
         for header, spec in mapping.columns.items():
-            if spec.field not in frame.columns:
+            if spec.field not in text:
                 continue
-            values = frame.loc[rows, spec.field].fillna("").astype(str).str.strip()
+            values = text[spec.field]
             if spec.values is not None:
-                bad = (values != "") & ~values.isin(spec.values)
+                bad = rows & values.notna().to_numpy() & ~values.isin(spec.values).to_numpy()
                 problems.add(
-                    bad.reindex(frame.index, fill_value=False),
+                    pd.Series(bad, index=frame.index),
                     header,
-                    "不在允许值中 (not an allowed value) '" + values[bad] + "'",
+                    "不在允许值中 (not an allowed value) '" + values.fillna("") + "'",
                     spec.critical,
                 )
             if spec.critical and spec.field != "cert_type":
                 problems.add(
-                    (values == "").reindex(frame.index, fill_value=False),
+                    pd.Series(rows & values.isna().to_numpy(), index=frame.index),
                     header,
                     "关键字段为空 (critical field is empty)",
                     True,
                 )
 
 
-def _standardise(frame: pd.DataFrame, mappings: dict[str, SourceMapping], problems: _Problems) -> pd.DataFrame:
-    """Canonical columns from the input fields present in ``frame``."""
+def _standardise(
+    frame: pd.DataFrame, text: dict[str, pd.Series], mappings: dict[str, SourceMapping], problems: _Problems
+) -> pd.DataFrame:
+    """Canonical columns from the input fields present in ``frame`` (``text``: their cleaned cells)."""
     out = pd.DataFrame(index=frame.index)
     for column in ("source", "record_id", "file", "line", "period", "raw"):
         out[column] = frame[column]
     out["record_key"] = frame["source"] + ":" + frame["record_id"]
 
-    present = [f for f in INPUT_FIELDS if f in frame.columns]
-    text = {f: frame[f].fillna("").astype(str).str.strip() for f in present}
+    present = [f for f in INPUT_FIELDS if f in text]
 
     # Certificate type: mapping default (hr_foreign: passport), else 证件类型, else resident ID.
     cert_default = frame["source"].map({m.source: m.cert_type for m in mappings.values()})
     cert = pd.Series("resident_id", index=frame.index, dtype=object)
     if "cert_type" in text:
-        mapped, errors = standardise_cert_types(text["cert_type"].replace("", None))
+        mapped, errors = standardise_cert_types(text["cert_type"])
         problems.add(errors.notna(), "cert_type", errors, _critical_mask(frame, mappings, "cert_type"))
         cert = mapped.fillna(cert)
     out["cert_type"] = cert_default.fillna(cert)
 
     if "id_number" in text:
-        raw_ids = text["id_number"].replace("", None)
+        raw_ids = text["id_number"]
         out["id_number_raw"] = raw_ids
         ids = standardise_id_numbers(raw_ids, out["cert_type"])
         for column in ids.columns:
@@ -285,15 +286,15 @@ def _standardise(frame: pd.DataFrame, mappings: dict[str, SourceMapping], proble
         out["id_status"] = "missing"
 
     if "name" in text:
-        out["name_raw"] = text["name"].replace("", None)
+        out["name_raw"] = text["name"]
         names = standardise_names(out["name_raw"])
         for column in names.columns:
             out[column] = names[column]
 
     for input_field in present:
         kind = INPUT_FIELDS[input_field]
-        values = text[input_field].replace("", None)
-        if kind in (Kind.TEXT,):
+        values = text[input_field]
+        if kind is Kind.TEXT:
             out[input_field] = values
         elif kind is Kind.GENDER:
             out[input_field], errors = standardise_genders(values)
@@ -351,8 +352,9 @@ def ingest_folder(
         frame = pd.DataFrame(columns=["source", "file", "line", "period", "record_id", "raw"])
 
     problems = _Problems(frame, mappings)
-    _check_allowed_values(frame, mappings, problems)
-    canonical = _standardise(frame, mappings, problems)
+    text = {f: clean_text(frame[f]) for f in INPUT_FIELDS if f in frame.columns}
+    _check_allowed_values(frame, text, mappings, problems)
+    canonical = _standardise(frame, text, mappings, problems)
 
     rejected_rows = problems.reject != ""
     rejections.append(

@@ -34,3 +34,15 @@ def map_unique_records(values: pd.Series, function: Callable[[Any], tuple], colu
     out = table.iloc[positions].reset_index(drop=True)
     out.index = values.index
     return out
+
+
+def _stripped_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Delivered cells as trimmed text, None for empty or missing — computed once per distinct value."""
+    return map_unique(values, _stripped_or_none)
