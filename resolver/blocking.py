@@ -1,0 +1,312 @@
+"""Candidate pairs from a union of blocking rules, by columnar sort-and-group (no recordlinkage index).
+
+Records holding a trusted ID number (valid / converted_15) are linked deterministically,
+so a rule never pairs two of them; the one exception is the ID-number neighbourhood
+rule, which looks for typos between numbers (one substitution or one adjacent
+transposition in the 17-digit body).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from resolver.compare import SMALL_FRAME, address_keys, clean_text, effective_birth_date
+from resolver.matching_config import (
+    ADDRESS_KEY_FIELDS,
+    NEIGHBOURHOOD_FIELD,
+    BlockingRule,
+    MatchingConfig,
+)
+from resolver.schema import TRUSTED_ID_STATUSES
+
+_BODY = 17
+_ID18 = r"^\d{17}[\dX]$"
+
+
+@dataclass(frozen=True)
+class CandidatePairs:
+    """Record position pairs (left < right) and, per pair, a bit per rule that produced it."""
+
+    left: np.ndarray
+    right: np.ndarray
+    rule_mask: np.ndarray                     # uint64, bit i = config.blocking.rules[i]
+    rule_names: tuple[str, ...]
+    pairs_per_rule: dict[str, int] = field(default_factory=dict)
+    skipped_blocks: dict[str, int] = field(default_factory=dict)   # blocks over max_block_size
+
+    def __len__(self) -> int:
+        return len(self.left)
+
+
+def trusted_mask(records: pd.DataFrame) -> np.ndarray:
+    """Records whose ID number links deterministically."""
+    return records["id_status"].isin(TRUSTED_ID_STATUSES).to_numpy()
+
+
+def _single_field(records: pd.DataFrame, name: str) -> pd.Series:
+    if name == "birth_date":
+        birth = effective_birth_date(records)
+        number = birth.dt.year * 10000 + birth.dt.month * 100 + birth.dt.day
+        return number.astype("Int64").astype(str).astype(object).where(birth.notna(), None)
+    if name == "employer":
+        return clean_text(records["employer_name"]) if "employer_name" in records.columns else pd.Series(
+            None, index=records.index, dtype=object)
+    if name == "id_number":
+        numbers = clean_text(records["id_number"])
+        return numbers.where(records["id_status"].to_numpy() != "missing", None)
+    return clean_text(records[name]) if name in records.columns else pd.Series(None, index=records.index, dtype=object)
+
+
+def _key_table_small(records: pd.DataFrame, rule: BlockingRule, single: list[str], address: list[str]) -> pd.DataFrame:
+    """rule_keys' table built row by row: a few records (single-record lookups) skip pandas overhead."""
+    values = {name: _single_field(records, name).to_numpy() for name in single}
+    roles = [address_keys(records, role) for role in ("household", "residence")] if address else [None]
+    phones = clean_text(records["phones"]).to_numpy() if "phone" in rule.fields else None
+    rows = []
+    for i in range(len(records)):
+        base = [values[name][i] for name in single]
+        for role in roles:
+            parts = [role[name].iat[i] for name in address] if role is not None else []
+            for phone in (phones[i].split("|") if phones is not None and phones[i] else [None]):
+                row = dict(zip(single, base)) | dict(zip(address, parts))
+                if phones is not None:
+                    row["phone"] = phone
+                key = [row[name] for name in rule.fields]
+                if all(v is not None and str(v) != "" for v in key):
+                    rows.append([i, *(str(v) for v in key)])
+    return pd.DataFrame(rows, columns=["pos", *rule.fields])
+
+
+def _key_table(records: pd.DataFrame, rule: BlockingRule, single: list[str], address: list[str]) -> pd.DataFrame:
+    """One row per (record, key) with the rule's field values, before dropping incomplete keys."""
+    base = pd.DataFrame({"pos": np.arange(len(records))}, index=records.index)
+    for name in single:
+        base[name] = _single_field(records, name)
+    tables = [base]
+    if address:
+        tables = []
+        for role in ("household", "residence"):
+            table = base.copy()
+            keys = address_keys(records, role)
+            for name in address:
+                table[name] = keys[name]
+            tables.append(table)
+    table = pd.concat(tables, ignore_index=True)
+    if "phone" in rule.fields:
+        phones = clean_text(records["phones"]).astype("string").str.split("|")
+        table["phone"] = np.tile(phones.to_numpy(dtype=object), len(tables))
+        table = table.explode("phone")
+    return table
+
+
+def rule_keys(records: pd.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray]:
+    """(record positions, uint64 key hashes) of one ordinary rule; a record may have several keys."""
+    single = [f for f in rule.fields if f not in ADDRESS_KEY_FIELDS and f != "phone"]
+    address = [f for f in rule.fields if f in ADDRESS_KEY_FIELDS]
+    key_columns = list(rule.fields)
+    if len(records) <= SMALL_FRAME:
+        table = _key_table_small(records, rule, single, address)   # already complete keys, as text
+    else:
+        table = _key_table(records, rule, single, address)
+        table = table.dropna(subset=key_columns)
+        table = table[(table[key_columns].astype(str) != "").all(axis=1)]
+    if table.empty:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
+    hashes = pd.util.hash_pandas_object(table[key_columns].astype(str), index=False).to_numpy()
+    keyed = pd.DataFrame({"pos": table["pos"].to_numpy(np.int64), "key": hashes}).drop_duplicates()
+    return keyed["pos"].to_numpy(), keyed["key"].to_numpy()
+
+
+def pairs_within_groups(positions: np.ndarray, keys: np.ndarray, first: np.ndarray,
+                        max_block_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """All pairs inside each key group that include at least one `first` record.
+
+    Within a group, `first` records are sorted ahead and each pairs with every later
+    member, so pairs of two non-`first` records are never produced. Groups bigger than
+    max_block_size are skipped; their number is returned.
+    """
+    if len(keys) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+    order = np.lexsort((positions, ~first[positions], keys))
+    keys, positions = keys[order], positions[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    too_big = int((sizes > max_block_size).sum())
+    group_size = np.repeat(sizes, sizes)
+    offset = np.arange(len(keys)) - np.repeat(starts, sizes)
+    partners = np.where(first[positions] & (group_size <= max_block_size), group_size - 1 - offset, 0)
+    total = int(partners.sum())
+    left_index = np.repeat(np.arange(len(keys)), partners)
+    step = np.arange(total) - np.repeat(np.cumsum(partners) - partners, partners)
+    right_index = left_index + 1 + step
+    return positions[left_index], positions[right_index], too_big
+
+
+def _body_keys(digits: np.ndarray) -> list[np.ndarray]:
+    """Keys shared by numbers one body substitution, one check-character change or one
+    adjacent transposition apart: one key array per masked position / swapped pair."""
+    body = digits[:, :_BODY].astype(np.int64)
+    powers = 10 ** np.arange(_BODY - 1, -1, -1, dtype=np.int64)
+    value = body @ powers
+    keys = [value - body[:, p] * powers[p] for p in range(_BODY)]   # body substitution at p
+    keys.append(value)                                               # check character only
+    for p in range(_BODY - 1):                                       # adjacent transposition at p, p+1
+        low, high = np.minimum(body[:, p], body[:, p + 1]), np.maximum(body[:, p], body[:, p + 1])
+        keys.append(value - body[:, p] * powers[p] - body[:, p + 1] * powers[p + 1]
+                    + low * powers[p] + high * powers[p + 1])
+    return keys
+
+
+def typo_variants(number: str) -> np.ndarray:
+    """17-digit bodies (as int64) one body substitution or adjacent transposition from `number`'s body,
+    plus the body itself (numbers differing only in the check character)."""
+    digits = np.frombuffer(number[:_BODY].encode("ascii"), dtype=np.uint8).astype(np.int64) - ord("0")
+    powers = 10 ** np.arange(_BODY - 1, -1, -1, dtype=np.int64)
+    body = int(digits @ powers)
+    substituted = body + (np.arange(10)[None, :] - digits[:, None]) * powers[:, None]        # (17, 10)
+    p = np.arange(_BODY - 1)
+    transposed = body + (digits[p + 1] - digits[p]) * powers[p] + (digits[p] - digits[p + 1]) * powers[p + 1]
+    return np.unique(np.concatenate([substituted.ravel(), transposed, [body]]))
+
+
+def id_bodies(numbers: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, int64 17-digit bodies) of the 18-character ID numbers among `numbers`."""
+    text = clean_text(numbers)
+    usable = (text.str.match(_ID18) == True).to_numpy()  # noqa: E712 (NA-safe)
+    positions = np.flatnonzero(usable)
+    if len(positions) == 0:
+        return positions, np.zeros(0, np.int64)
+    digits = np.array(text.to_numpy()[usable].tolist(), dtype="S18").view(np.uint8).reshape(-1, 18)[:, :_BODY]
+    powers = 10 ** np.arange(_BODY - 1, -1, -1, dtype=np.int64)
+    return positions, (digits.astype(np.int64) - ord("0")) @ powers
+
+
+def neighbourhood_pairs(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Record pairs whose 18-character ID numbers differ by exactly one typo (not equal numbers)."""
+    numbers = clean_text(records["id_number"])
+    usable = (numbers.str.match(_ID18) == True).to_numpy()  # noqa: E712 (NA-safe)
+    codes, uniques = pd.factorize(numbers[usable])
+    if len(uniques) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    digits = np.array(list(uniques), dtype="S18").view(np.uint8).reshape(-1, 18) - ord("0")
+    ids = np.arange(len(uniques))
+    found_l, found_r = [], []
+    everyone = np.ones(len(uniques), dtype=bool)
+    for keys in _body_keys(digits):
+        l, r, _ = pairs_within_groups(ids, keys, everyone, max_block_size=len(uniques))
+        found_l.append(l)
+        found_r.append(r)
+    number_pairs = np.unique(np.stack([np.concatenate(found_l), np.concatenate(found_r)], axis=1), axis=0)
+    if len(number_pairs) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    # Expand each number pair to all record pairs of the two numbers (CSR over records by number).
+    order = np.flatnonzero(usable)[np.argsort(codes, kind="stable")]
+    sizes = np.bincount(codes, minlength=len(uniques))
+    starts = np.cumsum(sizes) - sizes
+    a, b = number_pairs[:, 0], number_pairs[:, 1]
+    per_pair = sizes[a] * sizes[b]
+    pair = np.repeat(np.arange(len(a)), per_pair)
+    within = np.arange(int(per_pair.sum())) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+    i, j = within // sizes[b][pair], within % sizes[b][pair]
+    return order[starts[a][pair] + i], order[starts[b][pair] + j]
+
+
+def candidate_pairs(records: pd.DataFrame, config: MatchingConfig, only_with: np.ndarray | None = None) -> CandidatePairs:
+    """The union of all blocking rules over `records` (positional), each pair once with its rule bits.
+
+    `only_with` (bool per record) keeps pairs touching at least one marked record: an
+    incremental run marks the new records and blocks them against the stored ones.
+    """
+    trusted = trusted_mask(records)
+    not_trusted = ~trusted
+    rules = config.blocking.rules
+    all_l, all_r, all_bits = [], [], []
+    pairs_per_rule: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    for bit, rule in enumerate(rules):
+        if rule.fields == (NEIGHBOURHOOD_FIELD,):
+            left, right = neighbourhood_pairs(records)
+            too_big = 0
+        else:
+            positions, keys = rule_keys(records, rule)
+            if rule.fields == ("id_number",):
+                # Equal trusted numbers are already one person; skip them here.
+                keep = not_trusted[positions]
+                positions, keys = positions[keep], keys[keep]
+            if only_with is not None:
+                keep = np.isin(keys, np.unique(keys[only_with[positions]]))
+                positions, keys = positions[keep], keys[keep]
+            left, right, too_big = pairs_within_groups(positions, keys, not_trusted, config.blocking.max_block_size)
+        if only_with is not None:
+            touching = only_with[left] | only_with[right]
+            left, right = left[touching], right[touching]
+        low, high = np.minimum(left, right), np.maximum(left, right)
+        distinct = low != high
+        all_l.append(low[distinct])
+        all_r.append(high[distinct])
+        all_bits.append(np.full(int(distinct.sum()), np.uint64(1) << np.uint64(bit), dtype=np.uint64))
+        pairs_per_rule[rule.name] = int(distinct.sum())
+        skipped[rule.name] = too_big
+    left, right, bits = np.concatenate(all_l), np.concatenate(all_r), np.concatenate(all_bits)
+    pair_code = left * np.int64(len(records)) + right
+    unique_codes, inverse = np.unique(pair_code, return_inverse=True)
+    mask = np.zeros(len(unique_codes), dtype=np.uint64)
+    np.bitwise_or.at(mask, inverse, bits)
+    return CandidatePairs(
+        left=unique_codes // len(records) if len(records) else unique_codes,
+        right=unique_codes % len(records) if len(records) else unique_codes,
+        rule_mask=mask,
+        rule_names=tuple(r.name for r in rules),
+        pairs_per_rule=pairs_per_rule,
+        skipped_blocks=skipped,
+    )
+
+
+def _pair_count(sizes: np.ndarray) -> int:
+    sizes = sizes.astype(np.int64)
+    return int((sizes * (sizes - 1) // 2).sum())
+
+
+def blocking_report(pairs: CandidatePairs, records: pd.DataFrame, true_person: pd.Series) -> pd.DataFrame:
+    """Per rule: pairs generated, true pairs covered and true pairs only this rule finds.
+
+    `true_person` gives each record's true person (aligned with `records`, null when
+    unknown). Counted against the true pairs the probabilistic pass must find, i.e.
+    all true pairs except those already joined by an equal trusted ID number.
+    """
+    truth = pd.Series(true_person.to_numpy(), dtype=object)
+    truth_codes = pd.factorize(truth, use_na_sentinel=True)[0]
+    known = truth_codes >= 0
+    trusted = trusted_mask(records)
+    id_codes = pd.factorize(clean_text(records["id_number"]).where(trusted, None), use_na_sentinel=True)[0]
+    all_true = _pair_count(np.bincount(truth_codes[known]))
+    both = known & (id_codes >= 0)
+    cells = pd.Series(1, index=pd.MultiIndex.from_arrays([truth_codes[both], id_codes[both]])).groupby(level=[0, 1]).size()
+    deterministic_true = _pair_count(cells.to_numpy())
+    needed = all_true - deterministic_true
+    is_true = (truth_codes[pairs.left] == truth_codes[pairs.right]) & (truth_codes[pairs.left] >= 0)
+    rows = []
+    for bit, name in enumerate(pairs.rule_names):
+        has = (pairs.rule_mask & (np.uint64(1) << np.uint64(bit))) != 0
+        only = pairs.rule_mask == (np.uint64(1) << np.uint64(bit))
+        rows.append({
+            "rule": name,
+            "pairs": int(has.sum()),
+            "true_pairs_covered": int((has & is_true).sum()),
+            "true_pairs_only_this_rule": int((only & is_true).sum()),
+            "skipped_blocks": pairs.skipped_blocks.get(name, 0),
+        })
+    rows.append({
+        "rule": "(all rules)",
+        "pairs": len(pairs),
+        "true_pairs_covered": int(is_true.sum()),
+        "true_pairs_only_this_rule": 0,
+        "skipped_blocks": sum(pairs.skipped_blocks.values()),
+    })
+    report = pd.DataFrame(rows)
+    report["true_pairs_needed"] = needed
+    report["recall"] = report["true_pairs_covered"] / needed if needed else float("nan")
+    report.attrs["deterministic_true_pairs"] = deterministic_true
+    return report

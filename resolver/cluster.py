@@ -1,0 +1,195 @@
+"""Clusters from accepted links: connected components, conflict splitting, steward decisions, stable ids.
+
+The graph's nodes are *ID groups* (all records sharing one trusted ID number) and
+single records without a trusted number. A cluster may hold at most one ID group
+unless a steward joined them (must-link); a component holding more is re-clustered
+greedily from the strongest link down, refusing any link that would join two ID
+groups or two records a steward kept apart (cannot-link). The refused links are the
+"weakest links removed"; the clusters they touched are flagged CONFLICT.
+
+Person ids (rule, stable across runs):
+1. Given the previous run's record → person_id, each cluster inherits the previous id
+   held by most of its records; ties go to the smaller id, and an id goes to at most
+   one cluster (the one holding most of that person's records; ties: smallest record key).
+   So a person keeps its id when records join or leave it; of two merged persons the
+   larger keeps its id; of a split person the larger part keeps it.
+2. Any other cluster gets "P" + 12 hex digits of a hash of its anchor: its smallest
+   trusted ID number, else its smallest record key; a suffix "-2", "-3" … avoids a clash
+   with an id in use. A full rerun of the same input thus gives the same ids.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+SPLIT_REASON = "同一聚类含两个有效身份证号，已拆分 cluster held two valid ID numbers; weakest links removed"
+CANNOT_LINK_REASON = "数据管理员判定不是同一人，已拆分 steward cannot-link split the cluster"
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """Cluster label per node, and the constrained outcome."""
+
+    labels: np.ndarray                 # int64 per node, 0..n_clusters-1
+    refused_edges: np.ndarray          # indices into the edge arrays of links removed by splitting
+    conflict_reasons: dict[int, str]   # cluster label → reason it is flagged CONFLICT
+
+
+class _Sets:
+    """Union–find whose sets remember whether they hold an ID group and their cannot-link nodes."""
+
+    def __init__(self, n: int, terminal: np.ndarray, cannot: dict[int, set[int]]):
+        self.parent = list(range(n))
+        self.terminal = [bool(t) for t in terminal]
+        self.cannot = cannot
+        self.members: dict[int, set[int]] = {}
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def _cannot_members(self, root: int, node_hint: int) -> set[int]:
+        return self.members.get(root, {node_hint} if node_hint in self.cannot else set())
+
+    def allowed(self, a: int, b: int) -> tuple[bool, str]:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True, ""
+        if self.terminal[ra] and self.terminal[rb]:
+            return False, SPLIT_REASON
+        left, right = self._cannot_members(ra, ra), self._cannot_members(rb, rb)
+        if any(self.cannot[x] & right for x in left):
+            return False, CANNOT_LINK_REASON
+        return True, ""
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        self.parent[rb] = ra
+        self.terminal[ra] = self.terminal[ra] or self.terminal[rb]
+        merged = self._cannot_members(ra, ra) | self._cannot_members(rb, rb)
+        if merged:
+            self.members[ra] = merged
+        self.members.pop(rb, None)
+
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def cluster_nodes(
+    n_nodes: int,
+    terminal: np.ndarray,
+    edge_a: np.ndarray,
+    edge_b: np.ndarray,
+    edge_weight: np.ndarray,
+    node_rank: np.ndarray,
+    must_link: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64)),
+    cannot_link: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64)),
+) -> Clustering:
+    """Cluster nodes over accepted edges under the ID-group and steward constraints.
+
+    `terminal` marks ID-group nodes; `node_rank` orders nodes by their smallest record
+    key and breaks ties between equal weights, so the result does not depend on input order.
+    """
+    must_a, must_b = (np.asarray(x, dtype=np.int64) for x in must_link)
+    cannot_a, cannot_b = (np.asarray(x, dtype=np.int64) for x in cannot_link)
+    all_a = np.concatenate([edge_a, must_a]).astype(np.int64)
+    all_b = np.concatenate([edge_b, must_b]).astype(np.int64)
+    component = _components(n_nodes, all_a, all_b)
+
+    # Terminal groups after steward must-links: a must-linked pair of ID groups counts once.
+    must_component = _components(n_nodes, must_a, must_b)
+    terminal_groups = pd.Series(must_component[terminal]).groupby(component[terminal]).nunique()
+    needs_split = set(terminal_groups.index[terminal_groups.to_numpy() > 1].tolist())
+    needs_split |= {int(component[a]) for a, b in zip(cannot_a, cannot_b) if component[a] == component[b]}
+    labels = component.astype(np.int64).copy()
+    refused: list[int] = []
+    reasons: dict[int, str] = {}
+    if needs_split:
+        in_split = np.isin(component, list(needs_split))
+        cannot: dict[int, set[int]] = {}
+        for a, b in zip(cannot_a.tolist(), cannot_b.tolist()):
+            cannot.setdefault(a, set()).add(b)
+            cannot.setdefault(b, set()).add(a)
+        sets = _Sets(n_nodes, terminal, cannot)
+        for a, b in zip(must_a.tolist(), must_b.tolist()):
+            sets.union(a, b)   # stewards win, even over two ID numbers
+        edge_in = np.flatnonzero(in_split[edge_a])
+        order = np.lexsort((node_rank[edge_b[edge_in]], node_rank[edge_a[edge_in]], -edge_weight[edge_in]))
+        refusal: dict[int, str] = {}
+        for e in edge_in[order].tolist():
+            a, b = int(edge_a[e]), int(edge_b[e])
+            ok, reason = sets.allowed(a, b)
+            if ok:
+                sets.union(a, b)
+            else:
+                refused.append(e)
+                refusal[e] = reason
+        nodes = np.flatnonzero(in_split)
+        roots = np.array([sets.find(int(x)) for x in nodes])
+        labels[nodes] = labels.max() + 1 + roots
+        for e in refused:
+            for x in (edge_a[e], edge_b[e]):
+                reasons.setdefault(int(labels[x]), refusal[e])
+    uniques, labels = np.unique(labels, return_inverse=True)
+    relabel = {int(old): int(new) for new, old in enumerate(uniques)}
+    return Clustering(
+        labels=labels.astype(np.int64),
+        refused_edges=np.array(sorted(refused), dtype=np.int64),
+        conflict_reasons={relabel[k]: v for k, v in reasons.items()},
+    )
+
+
+def _hash_id(anchor: str) -> str:
+    return "P" + hashlib.blake2b(anchor.encode("utf-8"), digest_size=6).hexdigest()
+
+
+def assign_person_ids(
+    cluster: np.ndarray,
+    record_key: np.ndarray,
+    trusted_id: np.ndarray,
+    previous: pd.Series | None = None,
+) -> np.ndarray:
+    """Person id per record following the module's stability rule.
+
+    `trusted_id` holds each record's trusted ID number (None otherwise); `previous`
+    maps record_key → person_id from the last run.
+    """
+    frame = pd.DataFrame({"cluster": cluster, "record_key": record_key, "trusted_id": trusted_id})
+    chosen: dict[int, str] = {}
+    taken: set[str] = set()
+    if previous is not None and len(previous):
+        frame["previous"] = frame["record_key"].map(previous)
+        known = frame.dropna(subset=["previous"])
+        overlap = known.groupby(["cluster", "previous"]).agg(n=("record_key", "size"), first=("record_key", "min"))
+        overlap = overlap.reset_index().sort_values(["n", "previous", "first"], ascending=[False, True, True])
+        for row in overlap.itertuples(index=False):
+            if row.cluster not in chosen and row.previous not in taken:
+                chosen[row.cluster] = row.previous
+                taken.add(row.previous)
+        taken |= set(previous.dropna().unique().tolist())
+    rest = frame[~frame["cluster"].isin(chosen)]
+    if len(rest):
+        by_id = rest.dropna(subset=["trusted_id"]).groupby("cluster")["trusted_id"].min()
+        by_key = rest.groupby("cluster")["record_key"].min()
+        anchors = ("id:" + by_id).reindex(by_key.index).fillna("rec:" + by_key)
+        for cluster_label, anchor in anchors.sort_values().items():
+            candidate, n = _hash_id(anchor), 1
+            while candidate in taken:
+                n += 1
+                candidate = f"{_hash_id(anchor)}-{n}"
+            chosen[cluster_label] = candidate
+            taken.add(candidate)
+    return frame["cluster"].map(chosen).to_numpy(dtype=object)

@@ -1,0 +1,341 @@
+"""Compare record pairs field by field into Fellegi–Sunter comparison levels.
+
+Records are first turned into integer-coded `Features` (one factorize per column),
+then any number of pairs (two position arrays) are compared with numpy. Levels are
+small ints: 0 is the best level of FIELD_LEVELS, -1 means a side is missing (the
+field then adds no evidence).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import process
+from rapidfuzz.distance import JaroWinkler
+
+from resolver.matching_config import FIELD_LEVELS, MatchingConfig
+from resolver.schema import TRUSTED_ID_STATUSES
+
+NULL = -1
+_ID_BODY = 17
+_MAX_PHONES = 3
+_CHUNK = 1_000_000
+ADDRESS_LEVEL_PARTS = ("room", "building", "community", "street", "district")  # best first, as FIELD_LEVELS["address"]
+_ADDRESS_INPUTS = ("district_code", "street", "community", "road", "number", "building", "unit", "room")
+# The canonical columns blocking and comparison read: what a resolver state keeps per record.
+MATCH_COLUMNS: tuple[str, ...] = (
+    "record_key", "source", "record_id", "cert_type", "id_number", "id_status", "id_birth_date", "id_gender",
+    "name_key", "name_pinyin", "surname", "surname_pinyin", "name_pinyin_folded", "gender", "birth_date", "phones",
+    "employer_name", "employer_credit_code",
+) + tuple(f"{role}_{part}" for role in ("household", "residence") for part in _ADDRESS_INPUTS)
+
+
+@dataclass(frozen=True)
+class Features:
+    """Integer-coded columns of a record frame, positionally aligned with it."""
+
+    n: int
+    trusted: np.ndarray          # bool: id_status valid or converted_15
+    id_code: np.ndarray          # int64 code of id_number, -1 missing
+    id_converted: np.ndarray     # bool: number came from a 15-digit conversion
+    id_digits: np.ndarray        # uint8 (n, 18): bytes of 18-character resident numbers
+    id_has18: np.ndarray         # bool: id_digits row is meaningful
+    name_key: np.ndarray         # object: match key (for term frequencies)
+    name_code: np.ndarray        # int64 codes, -1 missing
+    pinyin_code: np.ndarray
+    surname_code: np.ndarray
+    surname_pinyin_code: np.ndarray
+    name_string: np.ndarray      # object: pinyin without spaces (or Latin key) for Jaro–Winkler
+    birth: np.ndarray            # int32 (n, 3): year, month, day; 0 missing
+    gender: np.ndarray           # int8: 0 missing, 1 M, 2 F
+    phones: np.ndarray           # int64 (n, 3) codes, -1 empty
+    address: np.ndarray          # int64 (n, 2 roles, 5 parts best first) codes, -1 missing
+    employer: np.ndarray         # int64 (n, 2): codes of employer name and credit code, -1 missing
+
+
+SMALL_FRAME = 256   # below this many rows plain Python beats pandas' per-call overhead (single-record lookups)
+
+
+def _clean_value(value: object) -> str | None:
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def clean_text(values: pd.Series) -> pd.Series:
+    """Strings stripped, with empty strings and nulls as None (object dtype)."""
+    if len(values) <= SMALL_FRAME:
+        return pd.Series([_clean_value(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype=object)
+    text = values.astype("string[pyarrow]").str.strip()
+    present = (text.notna() & (text != "")).to_numpy(dtype=bool, na_value=False)
+    return text.astype(object).where(present, None)
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    codes, _ = pd.factorize(clean_text(values), use_na_sentinel=True)
+    return codes.astype(np.int64)
+
+
+def _column(records: pd.DataFrame, name: str) -> pd.Series:
+    if name in records.columns:
+        return records[name]
+    return pd.Series([None] * len(records), index=records.index, dtype=object)
+
+
+def effective_birth_date(records: pd.DataFrame) -> pd.Series:
+    """The delivered birth date, else the one encoded in the ID number."""
+    birth = pd.to_datetime(_column(records, "birth_date"), errors="coerce")
+    from_id = pd.to_datetime(_column(records, "id_birth_date"), errors="coerce")
+    return birth.fillna(from_id)
+
+
+def effective_gender(records: pd.DataFrame) -> pd.Series:
+    """The delivered gender, else the one encoded in the ID number."""
+    return clean_text(_column(records, "gender")).fillna(clean_text(_column(records, "id_gender")))
+
+
+def _address_key_row(d, street, community, road, number, building, unit, room) -> tuple:
+    """The five keys of one address (None where a part is missing); the scalar form of address_keys."""
+    place = community if community is not None else road
+    bldg = building if building is not None else (f"{road}#{number}" if road is not None and number is not None else None)
+    k_street = f"{d}|{street}" if d is not None and street is not None else None
+    k_community = f"{d}|{place}" if d is not None and place is not None else None
+    k_building = f"{k_community}|{bldg}" if k_community is not None and bldg is not None else None
+    k_room = f"{k_building}|{unit or ''}-{room}" if k_building is not None and room is not None else None
+    return d, k_street, k_community, k_building, k_room
+
+
+def address_keys(records: pd.DataFrame, role: str) -> pd.DataFrame:
+    """Hierarchical address keys of one role: district ⊂ street ⊂ community ⊂ building ⊂ room.
+
+    The community is the 社区/村 name, else the road; the building is 号楼/栋, else the
+    house number on the road (南京路100号), so a key means the same place on both sides.
+    """
+    names = ("district_code", "street", "community", "road", "number", "building", "unit", "room")
+    columns = ["district", "street", "community", "building", "room"]
+    parts = [clean_text(_column(records, f"{role}_{name}")) for name in names]
+    if len(records) <= SMALL_FRAME:
+        rows = [_address_key_row(*values) for values in zip(*(p.to_numpy() for p in parts))]
+        return pd.DataFrame(rows, index=records.index, columns=columns, dtype=object)
+    district, street, community, road, number, building, unit, room = (p.astype("string[pyarrow]") for p in parts)
+    keys = pd.DataFrame(index=records.index)
+    keys["district"] = district
+    keys["street"] = district + "|" + street
+    keys["community"] = district + "|" + community.fillna(road)
+    keys["building"] = keys["community"] + "|" + building.fillna(road + "#" + number)
+    keys["room"] = keys["building"] + "|" + unit.fillna("") + "-" + room
+    return keys.astype(object).where(keys.notna(), None)
+
+
+def prepare_features(records: pd.DataFrame) -> Features:
+    """Integer-code the matching columns of canonical records (positional)."""
+    n = len(records)
+    status = clean_text(_column(records, "id_status"))
+    id_number = clean_text(_column(records, "id_number"))
+    id_number = id_number.where(status != "missing", None)
+    trusted = status.isin(TRUSTED_ID_STATUSES).to_numpy()
+
+    has18 = (id_number.str.len() == 18) & id_number.str.match(r"^\d{17}[\dX]$")
+    has18 = has18.fillna(False).astype(bool).to_numpy()
+    digits = np.zeros((n, 18), dtype=np.uint8)
+    if has18.any():
+        raw = np.array(id_number.to_numpy()[has18].tolist(), dtype="S18")
+        digits[has18] = raw.view(np.uint8).reshape(-1, 18)
+
+    pinyin = clean_text(_column(records, "name_pinyin"))
+    name_key = clean_text(_column(records, "name_key"))
+    name_string = pinyin.str.replace(" ", "", regex=False).fillna(name_key.str.lower())
+
+    birth = effective_birth_date(records)
+    ymd = np.zeros((n, 3), dtype=np.int32)
+    known = birth.notna().to_numpy()
+    ymd[known, 0] = birth[known].dt.year.to_numpy()
+    ymd[known, 1] = birth[known].dt.month.to_numpy()
+    ymd[known, 2] = birth[known].dt.day.to_numpy()
+
+    gender = effective_gender(records).map({"M": 1, "F": 2}).fillna(0).astype(np.int8).to_numpy()
+
+    phone_table = clean_text(_column(records, "phones")).astype("string").str.split("|", expand=True)
+    phone_table = phone_table.reindex(columns=range(_MAX_PHONES)).astype(object)
+    phone_table = phone_table.where(phone_table.notna() & (phone_table != ""), None)
+    phone_codes, _ = pd.factorize(phone_table.to_numpy().ravel(), use_na_sentinel=True)
+
+    roles = [address_keys(records, role) for role in ("household", "residence")]
+    address_codes = np.empty((n, 2, len(ADDRESS_LEVEL_PARTS)), dtype=np.int64)
+    for j, part in enumerate(ADDRESS_LEVEL_PARTS):
+        # One factorize per part over both roles, so a household key equals the same residence key.
+        codes, _ = pd.factorize(np.concatenate([roles[0][part].to_numpy(), roles[1][part].to_numpy()]),
+                                use_na_sentinel=True)
+        address_codes[:, 0, j], address_codes[:, 1, j] = codes[:n], codes[n:]
+
+    employer = np.stack([_codes(_column(records, "employer_name")),
+                         _codes(_column(records, "employer_credit_code"))], axis=1)
+    return Features(
+        n=n,
+        trusted=trusted,
+        id_code=pd.factorize(id_number, use_na_sentinel=True)[0].astype(np.int64),
+        id_converted=(status == "converted_15").to_numpy(),
+        id_digits=digits,
+        id_has18=has18,
+        name_key=name_key.to_numpy(),
+        name_code=pd.factorize(name_key, use_na_sentinel=True)[0].astype(np.int64),
+        pinyin_code=_codes(pinyin),
+        surname_code=_codes(_column(records, "surname")),
+        surname_pinyin_code=_codes(_column(records, "surname_pinyin")),
+        name_string=name_string.to_numpy(),
+        birth=ymd,
+        gender=gender,
+        phones=phone_codes.astype(np.int64).reshape(n, _MAX_PHONES),
+        address=address_codes,
+        employer=employer,
+    )
+
+
+def id_edit_kind(digits_l: np.ndarray, digits_r: np.ndarray) -> np.ndarray:
+    """Per pair of 18-character numbers: 0 equal, 1 one substitution, 2 adjacent transposition, 3 other.
+
+    Compared on the 17-digit body, so a typo whose check digit was recomputed and one
+    that left a wrong check digit both count as one edit; equal bodies with different
+    check characters are a substitution in the check character.
+    """
+    body_l, body_r = digits_l[:, :_ID_BODY], digits_r[:, :_ID_BODY]
+    differs = body_l != body_r
+    count = differs.sum(axis=1)
+    check_differs = digits_l[:, _ID_BODY] != digits_r[:, _ID_BODY]
+    kind = np.full(len(count), 3, dtype=np.int8)
+    kind[(count == 0) & ~check_differs] = 0
+    kind[(count == 1) | ((count == 0) & check_differs)] = 1
+    two = np.flatnonzero(count == 2)
+    if len(two):
+        first = differs[two].argmax(axis=1)
+        second = np.minimum(first + 1, _ID_BODY - 1)
+        rows_l, rows_r = body_l[two], body_r[two]
+        adjacent = differs[two, second] & (first + 1 < _ID_BODY)
+        swapped = (rows_l[np.arange(len(two)), first] == rows_r[np.arange(len(two)), second]) & (
+            rows_l[np.arange(len(two)), second] == rows_r[np.arange(len(two)), first]
+        )
+        kind[two[adjacent & swapped]] = 2
+    return kind
+
+
+def compare_id_number(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    code_l, code_r = f.id_code[left], f.id_code[right]
+    level = np.full(len(left), NULL, dtype=np.int8)
+    both = (code_l >= 0) & (code_r >= 0)
+    equal = both & (code_l == code_r)
+    level[equal] = 0
+    level[equal & (f.id_converted[left] | f.id_converted[right])] = 1
+    unequal = np.flatnonzero(both & ~equal)
+    level[unequal] = 4
+    eighteen = unequal[f.id_has18[left[unequal]] & f.id_has18[right[unequal]]]
+    if len(eighteen):
+        kind = id_edit_kind(f.id_digits[left[eighteen]], f.id_digits[right[eighteen]])
+        level[eighteen[kind == 1]] = 2
+        level[eighteen[kind == 2]] = 3
+    return level
+
+
+def _jaro_winkler(strings_l: np.ndarray, strings_r: np.ndarray) -> np.ndarray:
+    if len(strings_l) == 0:
+        return np.zeros(0)
+    return process.cpdist(list(strings_l), list(strings_r), scorer=JaroWinkler.normalized_similarity, workers=1)
+
+
+def compare_name(f: Features, left: np.ndarray, right: np.ndarray, similar_threshold: float) -> np.ndarray:
+    code_l, code_r = f.name_code[left], f.name_code[right]
+    level = np.full(len(left), NULL, dtype=np.int8)
+    both = (code_l >= 0) & (code_r >= 0)
+    level[both] = 4
+    surname_l, surname_r = f.surname_code[left], f.surname_code[right]
+    sp_l, sp_r = f.surname_pinyin_code[left], f.surname_pinyin_code[right]
+    same_surname = ((surname_l >= 0) & (surname_l == surname_r)) | ((sp_l >= 0) & (sp_l == sp_r))
+    level[both & same_surname] = 3
+    rest = np.flatnonzero(both & (code_l != code_r))
+    strings_l, strings_r = f.name_string[left[rest]], f.name_string[right[rest]]
+    usable = pd.notna(strings_l) & pd.notna(strings_r)
+    similar = np.zeros(len(rest), dtype=bool)
+    similar[usable] = _jaro_winkler(strings_l[usable], strings_r[usable]) >= similar_threshold
+    level[rest[similar]] = 2
+    pinyin_l, pinyin_r = f.pinyin_code[left], f.pinyin_code[right]
+    level[both & (pinyin_l >= 0) & (pinyin_l == pinyin_r)] = 1
+    level[both & (code_l == code_r)] = 0
+    return level
+
+
+def compare_birth_date(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    b_l, b_r = f.birth[left], f.birth[right]
+    level = np.full(len(left), NULL, dtype=np.int8)
+    both = (b_l[:, 0] > 0) & (b_r[:, 0] > 0)
+    differing = (b_l != b_r).sum(axis=1)
+    swapped = (b_l[:, 0] == b_r[:, 0]) & (b_l[:, 1] == b_r[:, 2]) & (b_l[:, 2] == b_r[:, 1])
+    level[both] = 3
+    level[both & swapped] = 2
+    level[both & (differing == 1)] = 1
+    level[both & (differing == 0)] = 0
+    return level
+
+
+def compare_gender(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    g_l, g_r = f.gender[left], f.gender[right]
+    level = np.full(len(left), NULL, dtype=np.int8)
+    both = (g_l > 0) & (g_r > 0)
+    level[both] = np.where(g_l[both] == g_r[both], 0, 1)
+    return level
+
+
+def compare_phone(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    p_l, p_r = f.phones[left], f.phones[right]
+    level = np.full(len(left), NULL, dtype=np.int8)
+    both = (p_l[:, 0] >= 0) & (p_r[:, 0] >= 0)
+    shared = ((p_l[:, :, None] == p_r[:, None, :]) & (p_l[:, :, None] >= 0)).any(axis=(1, 2))
+    level[both] = np.where(shared[both], 0, 1)
+    return level
+
+
+def compare_address(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    a_l, a_r = f.address[left], f.address[right]  # (pairs, role, part)
+    level = np.full(len(left), NULL, dtype=np.int8)
+    known_l, known_r = (a_l[:, :, 4] >= 0).any(axis=1), (a_r[:, :, 4] >= 0).any(axis=1)
+    level[known_l & known_r] = len(ADDRESS_LEVEL_PARTS)
+    # Any role against any role; the best (smallest) level wins. Check worst first so better overwrites.
+    for part in reversed(range(len(ADDRESS_LEVEL_PARTS))):
+        agree = ((a_l[:, :, None, part] == a_r[:, None, :, part]) & (a_l[:, :, None, part] >= 0)).any(axis=(1, 2))
+        level[agree] = part
+    return level
+
+
+def compare_employer(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    e_l, e_r = f.employer[left], f.employer[right]
+    level = np.full(len(left), NULL, dtype=np.int8)
+    both = (e_l >= 0) & (e_r >= 0)                       # per kind: name, credit code
+    comparable = both.any(axis=1)
+    same = (both & (e_l == e_r)).any(axis=1)
+    level[comparable] = np.where(same[comparable], 0, 1)
+    return level
+
+
+def compare_pairs(features: Features, left: np.ndarray, right: np.ndarray, config: MatchingConfig) -> pd.DataFrame:
+    """Comparison levels (int8, -1 = missing) of each configured field for the pairs (left[i], right[i])."""
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    comparers = {
+        "id_number": lambda l, r: compare_id_number(features, l, r),
+        "name": lambda l, r: compare_name(features, l, r, config.similar_pinyin_threshold),
+        "birth_date": lambda l, r: compare_birth_date(features, l, r),
+        "gender": lambda l, r: compare_gender(features, l, r),
+        "phone": lambda l, r: compare_phone(features, l, r),
+        "address": lambda l, r: compare_address(features, l, r),
+        "employer": lambda l, r: compare_employer(features, l, r),
+    }
+    columns: dict[str, np.ndarray] = {}
+    for field in config.fields:
+        parts = [comparers[field](left[s : s + _CHUNK], right[s : s + _CHUNK]) for s in range(0, len(left), _CHUNK)]
+        columns[field] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int8)
+    return pd.DataFrame(columns)
+
+
+def level_name(field: str, level: int) -> str:
+    """The configuration word for a level index ('missing' for -1)."""
+    return "missing" if level == NULL else FIELD_LEVELS[field][level]

@@ -1,0 +1,170 @@
+"""Score an export against the generator's truth: pairwise P/R/F1, clusters, hard cases, statuses.
+
+Pairwise figures come from the contingency table of (predicted person, true person)
+record counts, never from listing pairs, so they work at millions of records.
+Inputs are frames: the export's links.csv / persons.csv and the truth's records.csv /
+persons.csv, read by the caller with every column as text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+CONFLICT_FLAG = "CONFLICT"
+
+
+@dataclass(frozen=True)
+class PairwiseScores:
+    """Co-clustered record pairs: predicted, true, both; and precision, recall, F1."""
+
+    predicted_pairs: int
+    true_pairs: int
+    true_positive_pairs: int
+
+    @property
+    def precision(self) -> float:
+        return self.true_positive_pairs / self.predicted_pairs if self.predicted_pairs else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.true_positive_pairs / self.true_pairs if self.true_pairs else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything `canbao evaluate` prints."""
+
+    pairwise: PairwiseScores
+    clusters: dict[str, int]
+    hard_cases: dict[str, int]
+    status: pd.DataFrame        # status, true_persons, correct, accuracy (one row per true status + overall)
+    unmatched: dict[str, int]   # records only in the export / only in the truth
+
+
+def _pairs(counts: np.ndarray) -> int:
+    counts = counts.astype(np.int64)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def pairwise_scores(predicted: pd.Series, truth: pd.Series) -> PairwiseScores:
+    """Pairwise scores of two labellings of the same records (aligned Series)."""
+    table = pd.DataFrame({"p": predicted.to_numpy(), "t": truth.to_numpy()})
+    cells = table.groupby(["p", "t"], sort=False).size().to_numpy()
+    return PairwiseScores(
+        predicted_pairs=_pairs(table.groupby("p", sort=False).size().to_numpy()),
+        true_pairs=_pairs(table.groupby("t", sort=False).size().to_numpy()),
+        true_positive_pairs=_pairs(cells),
+    )
+
+
+def _joined(links: pd.DataFrame, truth_records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    key = ["source", "record_id"]
+    left = links[key + ["person_id"]].astype({"source": str, "record_id": str})
+    right = truth_records[key + ["person_id"]].astype({"source": str, "record_id": str})
+    joined = left.merge(right, on=key, how="outer", suffixes=("", "_true"), indicator=True)
+    unmatched = {
+        "export_only": int((joined["_merge"] == "left_only").sum()),
+        "truth_only": int((joined["_merge"] == "right_only").sum()),
+    }
+    return joined[joined["_merge"] == "both"].drop(columns="_merge"), unmatched
+
+
+def _cluster_counts(joined: pd.DataFrame) -> dict[str, int]:
+    true_per_predicted = joined.groupby("person_id")["person_id_true"].nunique()
+    predicted_per_true = joined.groupby("person_id_true")["person_id"].nunique()
+    size_p = joined.groupby("person_id").size()
+    size_t = joined.groupby("person_id_true").size()
+    pure = true_per_predicted[true_per_predicted == 1].index
+    first_true = joined.groupby("person_id")["person_id_true"].first()
+    exact = sum(int(size_p[p] == size_t[first_true[p]]) for p in pure)
+    return {
+        "predicted_persons": int(len(size_p)),
+        "true_persons": int(len(size_t)),
+        "exact_clusters": exact,
+        "merged_clusters": int((true_per_predicted > 1).sum()),
+        "split_true_persons": int((predicted_per_true > 1).sum()),
+    }
+
+
+def _hard_cases(joined: pd.DataFrame, persons: pd.DataFrame, truth_persons: pd.DataFrame) -> dict[str, int]:
+    truth = truth_persons.set_index("person_id")
+    members = joined[["person_id", "person_id_true"]].drop_duplicates()
+    flags = persons.set_index("person_id")["flags"].fillna("") if "flags" in persons else pd.Series(dtype=str)
+    flagged = members["person_id"].map(flags).fillna("").str.split("|").map(lambda f: CONFLICT_FLAG in f)
+    out: dict[str, int] = {}
+    if "hard_case" in truth:
+        twin = members["person_id_true"].map(truth["hard_case"].fillna("").str.contains("twin"))
+        twins_per_cluster = members[twin.fillna(False).to_numpy()].groupby("person_id").size()
+        out["twin_clusters_merged"] = int((twins_per_cluster > 1).sum())
+    if "id_number" in truth:
+        has_id = members["person_id_true"].map(truth["id_number"].fillna("").str.len() > 0).fillna(False)
+        with_id = members[has_id.to_numpy() & ~flagged.to_numpy()].groupby("person_id").size()
+        out["unflagged_clusters_with_two_id_holders"] = int((with_id > 1).sum())
+        flagged_with_id = members[has_id.to_numpy() & flagged.to_numpy()].groupby("person_id").size()
+        out["flagged_clusters_with_two_id_holders"] = int((flagged_with_id > 1).sum())
+    out["conflict_flagged_persons"] = int(flagged.groupby(members["person_id"].to_numpy()).any().sum())
+    return out
+
+
+def _status_accuracy(joined: pd.DataFrame, persons: pd.DataFrame, truth_persons: pd.DataFrame) -> pd.DataFrame:
+    """Per true status: how many true persons got that status on the predicted person holding most of their records."""
+    if "status" not in truth_persons or "status" not in persons:
+        return pd.DataFrame(columns=["status", "true_persons", "correct", "accuracy"])
+    counts = joined.groupby(["person_id_true", "person_id"]).size().reset_index(name="n")
+    counts = counts.sort_values(["person_id_true", "n", "person_id"], ascending=[True, False, True])
+    main = counts.drop_duplicates("person_id_true").set_index("person_id_true")["person_id"]
+    predicted = main.map(persons.set_index("person_id")["status"])
+    true = truth_persons.set_index("person_id")["status"].reindex(main.index)
+    table = pd.DataFrame({"status": true, "correct": (predicted == true)})
+    per = table.groupby("status").agg(true_persons=("correct", "size"), correct=("correct", "sum")).reset_index()
+    overall = pd.DataFrame([{"status": "(all)", "true_persons": len(table), "correct": int(table["correct"].sum())}])
+    per = pd.concat([per, overall], ignore_index=True)
+    per["accuracy"] = per["correct"] / per["true_persons"]
+    return per
+
+
+def evaluate(links: pd.DataFrame, persons: pd.DataFrame, truth_records: pd.DataFrame,
+             truth_persons: pd.DataFrame) -> Evaluation:
+    """Compare an export (links, persons) with the truth (records, persons)."""
+    for name, frame, needed in (("links.csv", links, ["source", "record_id", "person_id"]),
+                                ("truth/records.csv", truth_records, ["source", "record_id", "person_id"]),
+                                ("truth/persons.csv", truth_persons, ["person_id"])):
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name}: 缺少列 missing column(s) {missing} — is this the right folder?")
+    joined, unmatched = _joined(links, truth_records)
+    return Evaluation(
+        pairwise=pairwise_scores(joined["person_id"], joined["person_id_true"]),
+        clusters=_cluster_counts(joined),
+        hard_cases=_hard_cases(joined, persons, truth_persons),
+        status=_status_accuracy(joined, persons, truth_persons),
+        unmatched=unmatched,
+    )
+
+
+def format_evaluation(evaluation: Evaluation) -> str:
+    """The report `canbao evaluate` prints (Chinese labels, English in brackets)."""
+    p = evaluation.pairwise
+    lines = [
+        "成对评估 pairwise (co-clustered record pairs)",
+        f"  精确率 precision {p.precision:.5f}   召回率 recall {p.recall:.5f}   F1 {p.f1:.5f}",
+        f"  预测对 predicted {p.predicted_pairs:,}   真实对 true {p.true_pairs:,}   命中 both {p.true_positive_pairs:,}",
+        "聚类 clusters",
+    ]
+    lines += [f"  {k}: {v:,}" for k, v in evaluation.clusters.items()]
+    lines.append("难例 hard cases")
+    lines += [f"  {k}: {v:,}" for k, v in evaluation.hard_cases.items()]
+    lines.append("记录对齐 record alignment")
+    lines += [f"  {k}: {v:,}" for k, v in evaluation.unmatched.items()]
+    if len(evaluation.status):
+        lines.append("状态准确率 status accuracy")
+        for row in evaluation.status.itertuples(index=False):
+            lines.append(f"  {row.status:<20} {row.correct:>9,} / {row.true_persons:<9,} {row.accuracy:.4f}")
+    return "\n".join(lines)

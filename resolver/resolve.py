@@ -1,0 +1,591 @@
+"""Decide which records are the same person: full, incremental and single-record resolution.
+
+Pipeline: trusted ID numbers group records deterministically; blocking finds candidate
+pairs for everything else (and for ID typos); pairs are compared and scored with a
+Fellegi–Sunter model (trained by EM unless given); links above the accept threshold
+are clustered under the ID-number and steward constraints (cluster.py); pairs between
+the thresholds, and links removed by conflict splitting, form the review queue.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from resolver.blocking import (
+    candidate_pairs,
+    id_bodies,
+    pairs_within_groups,
+    rule_keys,
+    trusted_mask,
+    typo_variants,
+)
+from resolver.cluster import assign_person_ids, cluster_nodes
+from resolver.compare import MATCH_COLUMNS, Features, clean_text, compare_pairs, prepare_features
+from resolver.explain import explanation_json
+from resolver.matching_config import NEIGHBOURHOOD_FIELD, SAME_ID_BLOCK, BlockingRule, MatchingConfig
+from resolver.scoring import (
+    FSModel,
+    match_weight,
+    pair_prior,
+    probability,
+    random_pairs,
+    train_model,
+    train_supervised,
+)
+from resolver.state import ResolverState
+
+LINK_COLUMNS = ("record_key", "source", "record_id", "person_id", "match_probability", "method")
+REVIEW_COLUMNS = ("record_key_l", "record_key_r", "person_id_l", "person_id_r", "match_probability", "reason",
+                  "explanation")
+DECISIONS = ("must_link", "cannot_link")
+REVIEW_UNCERTAIN = "介于两个阈值之间 between the review and accept thresholds"
+REVIEW_NAMES = "分数高但姓名不一致 high score but the names disagree"
+REVIEW_SPLIT = "冲突拆分时移除的链接 link removed when splitting a conflict"
+REVIEW_ID_TYPO = "两个有效身份证号疑似录入错误 two valid ID numbers one typo apart"
+
+Progress = Callable[[str, dict], None]
+
+
+@dataclass
+class Resolution:
+    """The outcome of a resolution run."""
+
+    links: pd.DataFrame          # one row per record: LINK_COLUMNS
+    review_pairs: pd.DataFrame   # REVIEW_COLUMNS, one row per pair of persons to look at
+    conflicts: pd.DataFrame      # person_id, reason (persons to flag CONFLICT)
+    model: FSModel
+    edges: pd.DataFrame          # scored pairs ≥ review threshold (kept in the state)
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def state(self, records: pd.DataFrame) -> ResolverState:
+        """The state to save after this run (`records` = the records it resolved)."""
+        return ResolverState(records=match_columns(records), links=self.links, edges=self.edges,
+                             conflicts=self.conflicts, model=self.model)
+
+    @property
+    def flagged_conflicts(self) -> dict[str, str]:
+        """person_id → reason, in the shape resolver.status.assign_statuses takes."""
+        return dict(zip(self.conflicts["person_id"], self.conflicts["reason"]))
+
+
+class _Stages:
+    """Progress reporting and per-stage timing."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress or (lambda stage, info: None)
+        self.seconds: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+        self._start = time.perf_counter()
+
+    def done(self, stage: str, **counts: int) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._start, 3)
+        self._start = now
+        self.counts.update(counts)
+        self.progress(stage, counts)
+
+
+def match_columns(records: pd.DataFrame) -> pd.DataFrame:
+    """The matching columns of canonical records (absent ones as nulls), index reset."""
+    return records.reindex(columns=list(MATCH_COLUMNS)).reset_index(drop=True)
+
+
+def _check_records(records: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in ("record_key", "source", "record_id", "id_number", "id_status") if c not in records.columns]
+    if missing:
+        raise ValueError(f"records lack canonical column(s) {missing}: pass the output of resolver.ingest.ingest_folder")
+    duplicated = records["record_key"][records["record_key"].duplicated()]
+    if len(duplicated):
+        raise ValueError(f"record_key must be unique; repeated: {duplicated.head(5).tolist()} — fix the ingestion keys")
+    return records.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- nodes and pairs
+
+def node_index(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(node per record, terminal per node, trusted ID per record): one node per trusted ID number,
+    one per other record; terminal nodes are the ID groups."""
+    trusted = trusted_mask(records)
+    trusted_id = clean_text(records["id_number"]).where(trusted, None).to_numpy()
+    codes = pd.factorize(pd.Series(trusted_id, dtype=object), use_na_sentinel=True)[0].astype(np.int64)
+    n_id = int(codes.max()) + 1 if len(codes) and codes.max() >= 0 else 0
+    others = np.flatnonzero(codes < 0)
+    codes[others] = n_id + np.arange(len(others))
+    terminal = np.arange(n_id + len(others)) < n_id
+    return codes, terminal, trusted_id
+
+
+def _node_rank(node: np.ndarray, record_key: np.ndarray, n_nodes: int) -> np.ndarray:
+    """Rank of each node's smallest record key: a tie-break independent of input order."""
+    smallest = pd.Series(record_key).groupby(node).min().reindex(range(n_nodes))
+    return smallest.rank(method="first").to_numpy(dtype=np.int64)
+
+
+def _score(features: Features, left: np.ndarray, right: np.ndarray, levels: pd.DataFrame,
+           model: FSModel) -> pd.DataFrame:
+    """Levels, name frequency, weight and probability per pair."""
+    name_frequency = model.name_frequency(features.name_key[left])
+    weight = match_weight(model, levels, name_frequency)
+    scored = levels.assign(name_frequency=name_frequency, match_weight=weight, match_probability=probability(weight))
+    scored.insert(0, "l", left)
+    scored.insert(1, "r", right)
+    return scored
+
+
+def _typo_gate(scored: pd.DataFrame, trusted: np.ndarray) -> pd.DataFrame:
+    """Pairs of two valid numbers are only ID-typo candidates when the names agree (same characters,
+    same pinyin or similar pinyin): twins share birth date, gender, address and near order codes."""
+    both_trusted = trusted[scored["l"].to_numpy()] & trusted[scored["r"].to_numpy()]
+    names_agree = scored["name"].between(0, 2).to_numpy() if "name" in scored else np.zeros(len(scored), bool)
+    return scored[~both_trusted | names_agree].reset_index(drop=True)
+
+
+def same_id_pairs(node: np.ndarray, trusted: np.ndarray, limit: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of consecutive records inside each trusted-ID group (at most `limit`, sampled)."""
+    positions = np.flatnonzero(trusted)
+    positions = positions[np.argsort(node[positions], kind="stable")]
+    same = node[positions[1:]] == node[positions[:-1]]
+    left, right = positions[:-1][same], positions[1:][same]
+    if len(left) > limit:
+        keep = np.random.default_rng(seed).choice(len(left), size=limit, replace=False)
+        left, right = left[keep], right[keep]
+    return left, right
+
+
+def training_pairs(records: pd.DataFrame, rule: BlockingRule, max_block_size: int, limit: int,
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A sample of all pairs one rule blocks together, trusted ID pairs included (EM training only)."""
+    positions, keys = rule_keys(records, rule)
+    everyone = np.ones(len(records), dtype=bool)
+    left, right, _ = pairs_within_groups(positions, keys, everyone, max_block_size)
+    if len(left) > limit:
+        keep = rng.choice(len(left), size=limit, replace=False)
+        left, right = left[keep], right[keep]
+    return left, right
+
+
+def _train(records: pd.DataFrame, features: Features, node: np.ndarray, config: MatchingConfig) -> FSModel:
+    """EM model: u from random record pairs, m by EM per training block, prior from the ID groups."""
+    settings = config.scoring
+    n = len(records)
+    if n < 2:
+        raise ValueError("at least two records are needed to train a matching model")
+    trusted = trusted_mask(records)
+    left, right = random_pairs(n, settings.u_sample_pairs, settings.seed)
+    # Pairs inside one trusted-ID group are known matches, not chance agreement: leave them out of u.
+    chance = node[left] != node[right]
+    random_levels = compare_pairs(features, left[chance], right[chance], config)
+    blocks: dict[str, tuple[pd.DataFrame, set[str]]] = {}
+    rng = np.random.default_rng(settings.seed)
+    for name in settings.em.training_blocks:
+        if name == SAME_ID_BLOCK:
+            l, r = same_id_pairs(node, trusted, settings.em_sample_pairs, settings.seed)
+            levels = compare_pairs(features, l, r, config)
+        else:
+            l, r = training_pairs(records, next(x for x in config.blocking.rules if x.name == name),
+                                  config.blocking.max_block_size, settings.em_sample_pairs, rng)
+            levels = compare_pairs(features, l, r, config)
+        blocks[name] = (levels, config.fixed_fields(name))
+    # One name per person (ID group) for term frequencies, so many departments don't inflate a name.
+    names = pd.DataFrame({"node": node, "name": features.name_key}).dropna().drop_duplicates()["name"]
+    group_sizes = np.bincount(node[trusted]) if trusted.any() else np.zeros(0)
+    prior = pair_prior(group_sizes[group_sizes > 0], int(trusted.sum()))
+    return train_model(blocks, random_levels, names, prior, config)
+
+
+# ---------------------------------------------------------------- clustering and links
+
+def accepted_mask(edges: pd.DataFrame, config: MatchingConfig) -> np.ndarray:
+    """Scored pairs linked automatically: above the accept threshold and, if configured, names not disagreeing."""
+    accepted = edges["match_probability"].to_numpy() >= config.thresholds.accept
+    if config.thresholds.accept_requires_name_agreement and "name" in edges:
+        accepted &= edges["name"].to_numpy() < 3   # 3, 4 = surname_only, different; -1 (missing) passes
+    return accepted
+
+
+def _decision_positions(decisions: pd.DataFrame | None, record_key: pd.Series) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Steward decisions as record position pairs (decisions on unknown records are ignored)."""
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if decisions is None or decisions.empty:
+        return {d: empty for d in DECISIONS}
+    unknown = sorted(set(decisions["decision"]) - set(DECISIONS))
+    if unknown:
+        raise ValueError(f"steward decisions {unknown} not understood: use one of {list(DECISIONS)}")
+    position = pd.Series(np.arange(len(record_key)), index=record_key.to_numpy())
+    out = {}
+    for kind in DECISIONS:
+        chosen = decisions[decisions["decision"] == kind]
+        l = chosen["record_key_l"].map(position)
+        r = chosen["record_key_r"].map(position)
+        known = l.notna() & r.notna()
+        out[kind] = (l[known].to_numpy(np.int64), r[known].to_numpy(np.int64))
+    return out
+
+
+def _cluster_records(
+    records: pd.DataFrame,
+    edges: pd.DataFrame,
+    decisions: pd.DataFrame | None,
+    previous: pd.Series | None,
+    config: MatchingConfig,
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """Links (LINK_COLUMNS) and conflicts for `records`, from scored `edges` (positions l, r into records)."""
+    node, terminal, trusted_id = node_index(records)
+    keys = records["record_key"].to_numpy(dtype=object)
+    rank = _node_rank(node, keys, len(terminal))
+
+    accepted = edges[accepted_mask(edges, config)]
+    na, nb = node[accepted["l"].to_numpy()], node[accepted["r"].to_numpy()]
+    node_edges = pd.DataFrame({"a": np.minimum(na, nb), "b": np.maximum(na, nb),
+                               "w": accepted["match_weight"].to_numpy(), "p": accepted["match_probability"].to_numpy()})
+    node_edges = node_edges[node_edges["a"] != node_edges["b"]]
+    node_edges = node_edges.sort_values("w", ascending=False, kind="stable").drop_duplicates(["a", "b"])
+
+    decided = _decision_positions(decisions, records["record_key"])
+    must = tuple(node[x] for x in decided["must_link"])
+    cannot = tuple(node[x] for x in decided["cannot_link"])
+    if len(cannot[0]):
+        # A steward's cannot-link removes the model's link between exactly those two nodes.
+        banned = set(zip(np.minimum(*cannot).tolist(), np.maximum(*cannot).tolist()))
+        allowed = np.array([(a, b) not in banned for a, b in zip(node_edges["a"], node_edges["b"])], dtype=bool)
+        node_edges = node_edges[allowed]
+
+    edge_a, edge_b = node_edges["a"].to_numpy(np.int64), node_edges["b"].to_numpy(np.int64)
+    result = cluster_nodes(len(terminal), terminal, edge_a, edge_b, node_edges["w"].to_numpy(), rank, must, cannot)
+    cluster = result.labels[node]
+    person_id = assign_person_ids(cluster, keys, trusted_id, previous)
+
+    # How each record came to its person, and the probability of the link that brought it.
+    kept = np.ones(len(edge_a), dtype=bool)
+    kept[result.refused_edges] = False
+    best = pd.concat([
+        pd.Series(node_edges["p"].to_numpy()[kept], index=edge_a[kept]),
+        pd.Series(node_edges["p"].to_numpy()[kept], index=edge_b[kept]),
+    ]).groupby(level=0).max()
+    steward_nodes = np.concatenate(must) if len(must[0]) else np.zeros(0, np.int64)
+    size = pd.Series(cluster).map(pd.Series(cluster).value_counts()).to_numpy()
+    node_best = pd.Series(node).map(best).to_numpy(dtype=float)
+    method = np.select(
+        [size == 1, terminal[node], np.isin(node, steward_nodes)],
+        ["singleton", "id_number", "steward"],
+        default="probabilistic",
+    )
+    match_probability = np.where(method == "probabilistic", node_best, 1.0)
+    links = pd.DataFrame({
+        "record_key": keys,
+        "source": records["source"].to_numpy(),
+        "record_id": records["record_id"].to_numpy(),
+        "person_id": person_id,
+        "match_probability": match_probability,
+        "method": method,
+    })
+    person_of_cluster = pd.Series(person_id).groupby(cluster).first()
+    conflicts = pd.DataFrame({
+        "person_id": [person_of_cluster[c] for c in result.conflict_reasons],
+        "reason": list(result.conflict_reasons.values()),
+    })
+    return links, conflicts, len(result.refused_edges)
+
+
+def _review_pairs(edges: pd.DataFrame, keys: np.ndarray, person: np.ndarray, trusted: np.ndarray,
+                  decisions: pd.DataFrame | None, model: FSModel, config: MatchingConfig) -> pd.DataFrame:
+    """Scored pairs ≥ review threshold whose records ended in different persons, best pair per two persons."""
+    l, r = edges["l"].to_numpy(), edges["r"].to_numpy()
+    apart = person[l] != person[r]
+    pairs = edges[apart].copy()
+    pairs["person_id_l"], pairs["person_id_r"] = person[pairs["l"]], person[pairs["r"]]
+    swap = pairs["person_id_l"] > pairs["person_id_r"]
+    lo = np.where(swap, pairs["person_id_r"], pairs["person_id_l"])
+    hi = np.where(swap, pairs["person_id_l"], pairs["person_id_r"])
+    pairs["person_id_l"], pairs["person_id_r"] = lo, hi
+    pairs = pairs.sort_values("match_weight", ascending=False, kind="stable").drop_duplicates(["person_id_l", "person_id_r"])
+    if decisions is not None and not decisions.empty:
+        decided = set(zip(decisions["record_key_l"], decisions["record_key_r"]))
+        decided |= {(b, a) for a, b in decided}
+        undecided = np.array([(keys[a], keys[b]) not in decided for a, b in zip(pairs["l"], pairs["r"])], dtype=bool)
+        pairs = pairs[undecided]
+    both_trusted = trusted[pairs["l"].to_numpy()] & trusted[pairs["r"].to_numpy()]
+    above = pairs["match_probability"].to_numpy() >= config.thresholds.accept
+    reason = np.select([both_trusted, above & ~accepted_mask(pairs, config), above],
+                       [REVIEW_ID_TYPO, REVIEW_NAMES, REVIEW_SPLIT], default=REVIEW_UNCERTAIN)
+    return pd.DataFrame({
+        "record_key_l": keys[pairs["l"].to_numpy()],
+        "record_key_r": keys[pairs["r"].to_numpy()],
+        "person_id_l": pairs["person_id_l"].to_numpy(),
+        "person_id_r": pairs["person_id_r"].to_numpy(),
+        "match_probability": pairs["match_probability"].to_numpy(),
+        "reason": reason,
+        "explanation": explanation_json(model, pairs.reset_index(drop=True), pairs["name_frequency"].to_numpy()),
+    }).sort_values("match_probability", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _edges_by_key(edges: pd.DataFrame, keys: np.ndarray) -> pd.DataFrame:
+    """Scored pairs with record keys instead of positions (the stored form)."""
+    out = edges.drop(columns=["l", "r"])
+    out.insert(0, "record_key_l", keys[edges["l"].to_numpy()])
+    out.insert(1, "record_key_r", keys[edges["r"].to_numpy()])
+    return out.reset_index(drop=True)
+
+
+def _edges_by_position(edges: pd.DataFrame, position: pd.Series) -> pd.DataFrame:
+    l = edges["record_key_l"].map(position)
+    r = edges["record_key_r"].map(position)
+    known = l.notna() & r.notna()
+    out = edges[known].drop(columns=["record_key_l", "record_key_r"]).reset_index(drop=True)
+    out.insert(0, "l", l[known].to_numpy(np.int64))
+    out.insert(1, "r", r[known].to_numpy(np.int64))
+    return out
+
+
+def _stage_counts(links: pd.DataFrame, conflicts: pd.DataFrame, review: pd.DataFrame) -> dict[str, int]:
+    return {
+        "persons": int(links["person_id"].nunique()),
+        "singletons": int((links["method"] == "singleton").sum()),
+        "probabilistic_records": int((links["method"] == "probabilistic").sum()),
+        "conflicts": len(conflicts),
+        "review_pairs": len(review),
+    }
+
+
+# ---------------------------------------------------------------- entry points
+
+def resolve(
+    records: pd.DataFrame,
+    config: MatchingConfig,
+    model: FSModel | None = None,
+    decisions: pd.DataFrame | None = None,
+    previous: pd.Series | None = None,
+    progress: Progress | None = None,
+) -> Resolution:
+    """Resolve canonical records into persons.
+
+    `model`: a trained model to reuse (else one is trained by EM on these records).
+    `decisions`: steward decisions, columns record_key_l, record_key_r, decision (must_link/cannot_link).
+    `previous`: record_key → person_id of the last run, so persons keep their ids.
+    `progress(stage, counts)` is called after each stage.
+    """
+    stages = _Stages(progress)
+    records = _check_records(records)
+    node, _, _ = node_index(records)
+    trusted = trusted_mask(records)
+    features = prepare_features(records)
+    stages.done("features", records=len(records), trusted_id_records=int(trusted.sum()),
+                id_groups=int(len(np.unique(node[trusted]))))
+    candidates = candidate_pairs(records, config)
+    stages.done("blocking", candidate_pairs=len(candidates),
+                **{f"pairs_{name}": n for name, n in candidates.pairs_per_rule.items()})
+    levels = compare_pairs(features, candidates.left, candidates.right, config)
+    stages.done("comparison", compared_pairs=len(levels))
+    if model is None:
+        model = _train(records, features, node, config)
+        stages.done("training", **{f"em_iterations_{b}": int(info.get("iterations", 0))
+                                   for b, info in model.training["blocks"].items()})
+    scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model), trusted)
+    edges = scored[scored["match_probability"] >= config.thresholds.review].reset_index(drop=True)
+    stages.done("scoring", scored_pairs=len(scored), accepted_links=int(accepted_mask(edges, config).sum()))
+    links, conflicts, refused = _cluster_records(records, edges, decisions, previous, config)
+    keys = records["record_key"].to_numpy(dtype=object)
+    review = _review_pairs(edges, keys, links["person_id"].to_numpy(), trusted, decisions, model, config)
+    stages.done("clustering", refused_links=refused, **_stage_counts(links, conflicts, review))
+    return Resolution(links=links, review_pairs=review, conflicts=conflicts, model=model,
+                      edges=_edges_by_key(edges, keys), counts=stages.counts, seconds=stages.seconds)
+
+
+def _affected_records(union: pd.DataFrame, edges: pd.DataFrame, touched: np.ndarray,
+                      config: MatchingConfig, must: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Records in any component (over accepted links and must-links) that holds a touched record."""
+    node, terminal, _ = node_index(union)
+    accepted = edges[accepted_mask(edges, config)]
+    a = np.concatenate([node[accepted["l"].to_numpy()], node[must[0]]])
+    b = np.concatenate([node[accepted["r"].to_numpy()], node[must[1]]])
+    n = len(terminal)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    component = connected_components(graph, directed=False)[1]
+    hit = np.unique(component[node[touched]])
+    return np.isin(component[node], hit)
+
+
+def resolve_incremental(
+    new_records: pd.DataFrame,
+    state: ResolverState,
+    config: MatchingConfig,
+    decisions: pd.DataFrame | None = None,
+    progress: Progress | None = None,
+) -> tuple[Resolution, pd.DataFrame]:
+    """Resolve new records against a stored state without rescoring old pairs.
+
+    Only pairs touching a new record are blocked and scored (with the stored model);
+    only components touching a new record or a steward decision are re-clustered; every
+    other person keeps its links and id. Records whose key is already stored are skipped.
+    Returns the resolution over all records and the union of matching columns (for the next state).
+    """
+    stages = _Stages(progress)
+    new_records = _check_records(new_records)
+    known = new_records["record_key"].isin(state.records["record_key"])
+    union = pd.concat([state.records, match_columns(new_records[~known])], ignore_index=True)
+    is_new = np.r_[np.zeros(len(state.records), bool), np.ones(int((~known).sum()), bool)]
+    trusted = trusted_mask(union)
+    features = prepare_features(union)
+    stages.done("features", records=len(union), new_records=int(is_new.sum()), already_known=int(known.sum()))
+    candidates = candidate_pairs(union, config, only_with=is_new)
+    stages.done("blocking", candidate_pairs=len(candidates),
+                **{f"pairs_{name}": n for name, n in candidates.pairs_per_rule.items()})
+    model = state.model
+    levels = compare_pairs(features, candidates.left, candidates.right, config)
+    scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model), trusted)
+    new_edges = scored[scored["match_probability"] >= config.thresholds.review]
+    position = pd.Series(np.arange(len(union)), index=union["record_key"].to_numpy())
+    edges = pd.concat([_edges_by_position(state.edges, position), new_edges], ignore_index=True)
+    stages.done("scoring", scored_pairs=len(scored), accepted_links=int(accepted_mask(new_edges, config).sum()))
+
+    decided = _decision_positions(decisions, union["record_key"])
+    touched = is_new.copy()
+    for l, r in decided.values():
+        touched[l] = touched[r] = True
+    affected = _affected_records(union, edges, touched, config, decided["must_link"])
+    sub_index = np.flatnonzero(affected)
+    sub = union.iloc[sub_index].reset_index(drop=True)
+    sub_position = np.full(len(union), -1)
+    sub_position[sub_index] = np.arange(len(sub_index))
+    inside = affected[edges["l"].to_numpy()] & affected[edges["r"].to_numpy()]
+    sub_edges = edges[inside].copy()
+    sub_edges["l"], sub_edges["r"] = sub_position[sub_edges["l"]], sub_position[sub_edges["r"]]
+    previous = state.links.set_index("record_key")["person_id"]
+    links_sub, conflicts_sub, refused = _cluster_records(sub, sub_edges, decisions, previous, config)
+
+    old_links = state.links[~state.links["record_key"].isin(sub["record_key"])]
+    links = pd.concat([old_links, links_sub], ignore_index=True)
+    links = links.set_index("record_key").loc[union["record_key"]].reset_index()[list(LINK_COLUMNS)]
+    untouched_persons = set(old_links["person_id"])
+    conflicts = pd.concat([state.conflicts[state.conflicts["person_id"].isin(untouched_persons)], conflicts_sub],
+                          ignore_index=True)
+    keys = union["record_key"].to_numpy(dtype=object)
+    review = _review_pairs(edges, keys, links["person_id"].to_numpy(), trusted, decisions, model, config)
+    stages.done("clustering", reclustered_records=len(sub), refused_links=refused,
+                **_stage_counts(links, conflicts, review))
+    resolution = Resolution(links=links, review_pairs=review, conflicts=conflicts, model=model,
+                            edges=_edges_by_key(edges, keys), counts=stages.counts,
+                            seconds=stages.seconds)
+    return resolution, union
+
+
+def train_from_decisions(records: pd.DataFrame, decisions: pd.DataFrame, model: FSModel,
+                         config: MatchingConfig) -> tuple[FSModel, pd.DataFrame]:
+    """A supervised model from steward decisions, and both models' probabilities on the decided pairs.
+
+    Returns (supervised model, table record_key_l, record_key_r, decision, p_unsupervised,
+    p_supervised) so the two can be compared before switching.
+    """
+    records = _check_records(records)
+    decided = _decision_positions(decisions, records["record_key"])
+    left = np.concatenate([decided["must_link"][0], decided["cannot_link"][0]])
+    right = np.concatenate([decided["must_link"][1], decided["cannot_link"][1]])
+    is_match = np.r_[np.ones(len(decided["must_link"][0]), bool), np.zeros(len(decided["cannot_link"][0]), bool)]
+    features = prepare_features(records)
+    levels = compare_pairs(features, left, right, config)
+    supervised = train_supervised(levels, is_match, model)
+    name_frequency = model.name_frequency(features.name_key[left])
+    keys = records["record_key"].to_numpy(dtype=object)
+    table = pd.DataFrame({
+        "record_key_l": keys[left], "record_key_r": keys[right],
+        "decision": np.where(is_match, "must_link", "cannot_link"),
+        "p_unsupervised": probability(match_weight(model, levels, name_frequency)),
+        "p_supervised": probability(match_weight(supervised, levels, name_frequency)),
+    })
+    return supervised, table
+
+
+# ---------------------------------------------------------------- one record (survey app)
+
+@dataclass(frozen=True)
+class MatchIndex:
+    """Sorted blocking keys of a stored state, for looking up one record in microseconds."""
+
+    keys: dict[str, tuple[np.ndarray, np.ndarray]]   # rule → (sorted uint64 keys, record positions)
+    bodies: tuple[np.ndarray, np.ndarray]             # (sorted 17-digit ID bodies, record positions)
+    person: np.ndarray                                # person_id per stored record
+
+
+def _sorted(keys: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(keys, kind="stable")
+    return keys[order], positions[order]
+
+
+def build_match_index(state: ResolverState, config: MatchingConfig) -> MatchIndex:
+    """Index the stored records once (kept in state.cache by resolve_one)."""
+    records = state.records
+    keys = {}
+    for rule in config.blocking.rules:
+        if rule.fields != (NEIGHBOURHOOD_FIELD,):
+            positions, hashes = rule_keys(records, rule)
+            keys[rule.name] = _sorted(hashes, positions)
+    positions, bodies = id_bodies(records["id_number"])
+    person = records["record_key"].map(state.links.set_index("record_key")["person_id"]).to_numpy(dtype=object)
+    return MatchIndex(keys=keys, bodies=_sorted(bodies, positions), person=person)
+
+
+def _in_sorted(sorted_keys: np.ndarray, positions: np.ndarray, wanted: np.ndarray, cap: int) -> list[np.ndarray]:
+    """Positions whose key is one of `wanted`, skipping keys held by more than `cap` records."""
+    lo = np.searchsorted(sorted_keys, wanted, "left")
+    hi = np.searchsorted(sorted_keys, wanted, "right")
+    return [positions[a:b] for a, b in zip(lo, hi) if 0 < b - a <= cap]
+
+
+def _lookup(index: MatchIndex, fragment: pd.DataFrame, config: MatchingConfig) -> np.ndarray:
+    """Stored record positions sharing a blocking key with the one-row fragment."""
+    found = []
+    cap = config.blocking.max_block_size
+    for rule in config.blocking.rules:
+        if rule.fields == (NEIGHBOURHOOD_FIELD,):
+            _, body = id_bodies(fragment["id_number"])
+            if len(body):
+                # Every body one typo away, looked up directly (compare.id_edit_kind grades them).
+                found += _in_sorted(*index.bodies, typo_variants(clean_text(fragment["id_number"]).iat[0]), cap)
+            continue
+        _, hashes = rule_keys(fragment, rule)
+        found += _in_sorted(*index.keys[rule.name], np.unique(hashes), cap)
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+
+
+def resolve_one(record_fragment: pd.DataFrame | dict, state: ResolverState, config: MatchingConfig) -> pd.DataFrame:
+    """Rank the stored persons a single new canonical record may belong to (the survey app's query).
+
+    Returns person_id, match_probability, record_key (the best matching stored record),
+    method ('id_number' for an equal trusted number, else 'probabilistic') and the
+    explanation JSON, best first; only candidates at or above the review threshold.
+    """
+    fragment = pd.DataFrame([record_fragment]) if isinstance(record_fragment, dict) else record_fragment
+    fragment = match_columns(fragment.iloc[:1])
+    if "match_index" not in state.cache:
+        state.cache["match_index"] = build_match_index(state, config)
+    index: MatchIndex = state.cache["match_index"]
+    columns = ["person_id", "match_probability", "record_key", "method", "explanation"]
+    found = _lookup(index, fragment, config)
+    if len(found) == 0:
+        return pd.DataFrame(columns=columns)
+    stored = state.records.iloc[found]
+    small = pd.concat([stored, fragment.dropna(axis=1, how="all")], ignore_index=True)[stored.columns]
+    features = prepare_features(small)
+    query = np.full(len(found), len(found))
+    levels = compare_pairs(features, query, np.arange(len(found)), config)
+    name_frequency = state.model.name_frequency(features.name_key[query])
+    weight = match_weight(state.model, levels, name_frequency)
+    trusted = trusted_mask(small)
+    same_id = trusted[-1] & trusted[:-1] & (levels["id_number"].to_numpy() == 0) if "id_number" in levels else False
+    result = pd.DataFrame({
+        "person_id": index.person[found],
+        "match_probability": np.where(same_id, 1.0, probability(weight)),
+        "record_key": small["record_key"].to_numpy()[:-1],
+        "method": np.where(same_id, "id_number", "probabilistic"),
+        "explanation": explanation_json(state.model, levels, name_frequency),
+    })
+    result = result[result["match_probability"] >= config.thresholds.review]
+    result = result.sort_values("match_probability", ascending=False, kind="stable").drop_duplicates("person_id")
+    return result.reset_index(drop=True)[columns]

@@ -1,0 +1,121 @@
+"""Blocking: which record pairs each rule proposes, and the per-rule report."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from test_resolution_fixtures import frame, parsed, record, resident_id
+
+from resolver.blocking import blocking_report, candidate_pairs
+from resolver.matching_config import DEFAULT_PATH, MatchingConfigError, load_matching_config
+
+CONFIG = load_matching_config()
+WANG = resident_id("120104", "1985-03-02", "123")
+HOME = "天津市南开区华苑街道日华里3-2-401"
+
+
+def pair_rules(records: list[dict], config=CONFIG) -> dict[tuple[str, str], set[str]]:
+    """{(record_key, record_key): rule names} of the candidate pairs."""
+    table = frame(records)
+    pairs = candidate_pairs(table, config)
+    keys = table["record_key"].to_numpy()
+    out = {}
+    for l, r, mask in zip(pairs.left, pairs.right, pairs.rule_mask):
+        out[(keys[l], keys[r])] = {n for i, n in enumerate(pairs.rule_names) if int(mask) >> i & 1}
+    return out
+
+
+def test_two_records_with_the_same_valid_number_are_not_blocked():
+    # They are linked deterministically; comparing them would be wasted work.
+    pairs = pair_rules([record("police_resident", "1", "王丽", WANG), record("tax_iit", "1", "王丽", WANG)])
+    assert pairs == {}
+
+
+def test_a_wrong_check_character_meets_its_valid_number():
+    typo = WANG[:17] + ("0" if WANG[17] != "0" else "1")
+    pairs = pair_rules([record("police_resident", "1", "王丽", WANG), record("tax_iit", "1", "赵敏", typo)])
+    assert pairs == {("police_resident:1", "tax_iit:1"): {"id_number_typo"}}
+
+
+def test_swapped_order_digits_meet_their_valid_number():
+    typo = WANG[:14] + WANG[15] + WANG[14] + WANG[16:]
+    pairs = pair_rules([record("police_resident", "1", "王丽", WANG), record("tax_iit", "1", "赵敏", typo)])
+    assert "id_number_typo" in pairs[("police_resident:1", "tax_iit:1")]
+
+
+def test_a_record_without_id_meets_a_homophone_born_the_same_day():
+    pairs = pair_rules([record("police_resident", "1", "陈晨", WANG),
+                        record("survey", "1", "程晨", birth_date="1985-03-02")])
+    assert "name_pinyin_birth" in pairs[("police_resident:1", "survey:1")]
+
+
+def test_any_of_several_phones_blocks():
+    pairs = pair_rules([record("police_resident", "1", "王丽", WANG, phones="13800000001|02212345678"),
+                        record("survey", "1", "赵敏", phones="02212345678")])
+    assert pairs == {("police_resident:1", "survey:1"): {"phone"}}
+
+
+def test_household_address_meets_residence_address():
+    pairs = pair_rules([record("police_resident", "1", "王丽", WANG, household=parsed(HOME)),
+                        record("survey", "1", "王芳", residence=parsed("南开区华苑街道日华里3号楼1门101"))])
+    assert pairs == {("police_resident:1", "survey:1"): {"surname_community_building"}}
+
+
+def test_an_oversized_block_is_skipped_and_counted():
+    config = load_matching_config()
+    config = config.model_copy(update={"blocking": config.blocking.model_copy(update={"max_block_size": 3})})
+    switchboard = [record("hr_labour", str(i), f"职工{i}", phones="02200000000") for i in range(4)]
+    pairs = candidate_pairs(frame(switchboard), config)
+    assert len(pairs) == 0
+    assert pairs.skipped_blocks["phone"] == 1
+
+
+def test_incremental_blocking_keeps_only_pairs_with_a_new_record():
+    table = frame([record("survey", "1", "王丽", phones="13800000001"),
+                   record("survey", "2", "王丽", phones="13800000001"),
+                   record("survey", "3", "王丽", phones="13800000001")])
+    pairs = candidate_pairs(table, CONFIG, only_with=np.array([False, False, True]))
+    assert sorted(zip(pairs.left.tolist(), pairs.right.tolist())) == [(0, 2), (1, 2)]
+
+
+def test_report_counts_true_pairs_per_rule_and_only_this_rule():
+    table = frame([
+        record("police_resident", "1", "王丽", WANG, phones="13800000001"),
+        record("survey", "1", "王莉", birth_date="1985-03-02", phones="13800000001"),
+        record("survey", "2", "王丽", birth_date="1985-03-02"),
+    ])
+    truth = pd.Series(["p1", "p1", "p2"])
+    report = blocking_report(candidate_pairs(table, CONFIG), table, truth).set_index("rule")
+    assert report.loc["phone", "true_pairs_covered"] == 1
+    assert report.loc["name_pinyin_birth", "pairs"] == 3
+    assert report.loc["name_pinyin_birth", "true_pairs_only_this_rule"] == 0
+    assert report.loc["(all rules)", "recall"] == 1.0
+
+
+def test_a_bad_rule_field_names_the_file_and_key(tmp_path):
+    data = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    data["blocking"]["rules"][2]["fields"] = ["name_pinyin_folded", "birthday"]
+    path = tmp_path / "matching.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(MatchingConfigError, match=r"matching\.yaml.*\n.*blocking\.rules\.2\.fields.*birthday"):
+        load_matching_config(path)
+
+
+def test_single_record_keys_equal_the_bulk_keys(monkeypatch):
+    # resolve_one builds one record's keys row by row; they must hash exactly like the bulk path.
+    import resolver.blocking as blocking
+
+    table = frame([
+        record("police_resident", "1", "王丽", WANG, phones="13800000001|02212345678", household=parsed(HOME),
+               residence=parsed("天津市塘沽区解放路5号")),
+        record("survey", "1", "王莉", birth_date="1985-03-02", phones="02212345678"),
+    ])
+    table["employer_name"] = [None, "天津市示例科技有限公司"]
+    for rule in CONFIG.blocking.rules[2:]:
+        small = set(zip(*map(np.ndarray.tolist, blocking.rule_keys(table, rule))))
+        monkeypatch.setattr(blocking, "SMALL_FRAME", 0)
+        monkeypatch.setattr("resolver.compare.SMALL_FRAME", 0)
+        bulk = set(zip(*map(np.ndarray.tolist, blocking.rule_keys(table, rule))))
+        monkeypatch.undo()
+        assert small == bulk and small, rule.name

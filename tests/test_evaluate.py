@@ -1,0 +1,100 @@
+"""Evaluation against truth: pairwise figures from contingency counts, hard cases, statuses."""
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from resolver.evaluate import evaluate, format_evaluation, pairwise_scores
+
+
+def brute_force(predicted: list, truth: list) -> tuple[int, int, int]:
+    """Predicted, true and shared co-clustered pairs by listing every pair."""
+    pairs = list(combinations(range(len(predicted)), 2))
+    same_p = {(i, j) for i, j in pairs if predicted[i] == predicted[j]}
+    same_t = {(i, j) for i, j in pairs if truth[i] == truth[j]}
+    return len(same_p), len(same_t), len(same_p & same_t)
+
+
+def test_contingency_counts_equal_listing_every_pair():
+    rng = np.random.default_rng(7)
+    predicted = rng.integers(0, 15, 200).tolist()
+    truth = rng.integers(0, 20, 200).tolist()
+    scores = pairwise_scores(pd.Series(predicted), pd.Series(truth))
+    assert (scores.predicted_pairs, scores.true_pairs, scores.true_positive_pairs) == brute_force(predicted, truth)
+
+
+def test_one_wrong_merge_costs_precision_not_recall():
+    scores = pairwise_scores(pd.Series(["A", "A", "A", "B"]), pd.Series(["p1", "p1", "p2", "p2"]))
+    assert scores.recall == pytest.approx(1 / 2)
+    assert scores.precision == pytest.approx(1 / 3)
+    assert scores.f1 == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))
+
+
+def export_and_truth():
+    """Four true persons; the export merges the twins p3/p4 and flags nothing."""
+    links = pd.DataFrame({
+        "source": ["police_resident", "tax_iit", "survey", "police_resident", "police_resident", "survey"],
+        "record_id": ["1", "1", "1", "2", "3", "2"],
+        "person_id": ["P1", "P1", "P2", "P3", "P3", "P3"],
+        "match_probability": [1, 1, 1, 1, 1, 0.99],
+    })
+    persons = pd.DataFrame({"person_id": ["P1", "P2", "P3"], "status": ["ENROLLED", "UNENROLLED", "ENROLLED"],
+                            "flags": ["", "SURVEYED", ""]})
+    truth_records = pd.DataFrame({
+        "source": ["police_resident", "tax_iit", "survey", "police_resident", "police_resident", "survey", "survey"],
+        "record_id": ["1", "1", "1", "2", "3", "2", "9"],
+        "person_id": ["p1", "p1", "p1", "p3", "p4", "p4", "p5"],
+    })
+    truth_persons = pd.DataFrame({
+        "person_id": ["p1", "p3", "p4", "p5"],
+        "id_number": ["x1", "x3", "x4", "x5"],
+        "status": ["ENROLLED", "ENROLLED", "UNENROLLED", "UNENROLLED"],
+        "hard_case": ["", "twin", "twin", ""],
+    })
+    return links, persons, truth_records, truth_persons
+
+
+def test_merged_twins_are_counted():
+    result = evaluate(*export_and_truth())
+    assert result.hard_cases["twin_clusters_merged"] == 1
+    assert result.hard_cases["unflagged_clusters_with_two_id_holders"] == 1
+
+
+def test_flagged_conflicts_are_not_counted_as_unflagged():
+    links, persons, truth_records, truth_persons = export_and_truth()
+    persons.loc[persons["person_id"] == "P3", "flags"] = "EMPLOYED|CONFLICT"
+    result = evaluate(links, persons, truth_records, truth_persons)
+    assert result.hard_cases["unflagged_clusters_with_two_id_holders"] == 0
+    assert result.hard_cases["flagged_clusters_with_two_id_holders"] == 1
+
+
+def test_status_accuracy_uses_the_person_holding_most_records():
+    status = evaluate(*export_and_truth()).status.set_index("status")
+    assert status.loc["ENROLLED", "correct"] == 2      # p1 → P1, p3 → P3
+    assert status.loc["UNENROLLED", "correct"] == 0    # p4 → P3 (ENROLLED)
+    assert status.loc["(all)", "true_persons"] == 3    # p5 has no exported record
+
+
+def test_records_missing_from_either_side_are_reported():
+    result = evaluate(*export_and_truth())
+    assert result.unmatched == {"export_only": 0, "truth_only": 1}
+
+
+def test_cluster_counts():
+    clusters = evaluate(*export_and_truth()).clusters
+    assert clusters["predicted_persons"] == 3 and clusters["true_persons"] == 3
+    assert clusters["merged_clusters"] == 1 and clusters["split_true_persons"] == 1
+    assert clusters["exact_clusters"] == 0
+
+
+def test_missing_columns_name_the_file():
+    links, persons, truth_records, truth_persons = export_and_truth()
+    with pytest.raises(ValueError, match="truth/records.csv"):
+        evaluate(links, persons, truth_records.drop(columns="person_id"), truth_persons)
+
+
+def test_report_mentions_f1():
+    assert "F1" in format_evaluation(evaluate(*export_and_truth()))
