@@ -1,0 +1,103 @@
+"""Resolution commands: run the pipeline, export, evaluate, blocking report."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+from canbao.commands import command, date_argument, progress
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from resolver.divisions import load_divisions
+    from resolver.mapping import load_mappings
+    from resolver.matching_config import load_matching_config
+    from resolver.pipeline import format_summary, run_pipeline
+
+    outcome = run_pipeline(
+        Path(args.input),
+        args.store,
+        args.as_of,
+        mappings=load_mappings(Path(args.sources) if args.sources else None),
+        matching=load_matching_config(Path(args.matching)) if args.matching else None,
+        work_dir=Path(args.work_dir) if args.work_dir else None,
+        progress=progress,
+    )
+    names = {d.code: d.name for d in load_divisions().districts()}
+    print(format_summary(outcome, names))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from resolver.export import export_store
+
+    written = export_store(args.store, Path(args.out), Path(args.work_dir) if args.work_dir else None)
+    for name, rows in written.items():
+        print(f"{name}: {rows} 行 rows")
+    return 0
+
+
+@command("run", "读入、解析、判定参保状态并写入人员图谱（对已有库增量解析） (ingest, resolve, derive statuses, write the graph)", cmd_run)
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", required=True, help="部门数据目录 folder of <source>_<YYYYMM>.csv/.xlsx")
+    parser.add_argument("--store", required=True, help="图谱库: 文件夹 (embedded LadybugDB) 或 neo4j://… / bolt://…")
+    parser.add_argument("--as-of", type=date_argument, default=dt.date.today(), help="基准日 reference date YYYY-MM-DD")
+    parser.add_argument("--sources", help="额外或替换的映射文件目录 folder of source mapping YAML files")
+    parser.add_argument("--matching", help="匹配配置 matching YAML (default resolver/config/matching.yaml)")
+    parser.add_argument("--work-dir", help="本地状态目录 (for a Neo4j store; default: inside the store folder)")
+
+
+@command("export", "导出评估文件 links.csv、persons.csv、rejected.csv (write the export contract)", cmd_export)
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", required=True, help="图谱库 store folder or neo4j URI")
+    parser.add_argument("--out", required=True, help="输出目录 output folder")
+    parser.add_argument("--work-dir", help="本地状态目录 (for a Neo4j store)")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from resolver.evaluate import evaluate, format_evaluation
+
+    export, truth = Path(args.export), Path(args.truth)
+    evaluation = evaluate(
+        pd.read_csv(export / "links.csv", dtype=str),
+        pd.read_csv(export / "persons.csv", dtype=str),
+        pd.read_csv(truth / "records.csv", dtype=str),
+        pd.read_csv(truth / "persons.csv", dtype=str),
+    )
+    print(format_evaluation(evaluation))
+    return 0
+
+
+@command("evaluate", "与真值比对：成对精确率/召回率/F1、聚类数、各状态准确率 (evaluate an export against truth)",
+         cmd_evaluate)
+def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--truth", required=True, help="真值目录 truth folder (records.csv, persons.csv)")
+    parser.add_argument("--export", required=True, help="导出目录 export folder (links.csv, persons.csv)")
+
+
+def cmd_blocking_report(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from resolver.blocking import blocking_report, candidate_pairs
+    from resolver.ingest import ingest_folder
+    from resolver.matching_config import load_matching_config
+
+    records = ingest_folder(Path(args.input), progress=progress).records
+    config = load_matching_config(Path(args.matching)) if args.matching else load_matching_config()
+    truth = pd.Series(None, index=records.index, dtype=object)
+    if args.truth:
+        truth_records = pd.read_csv(Path(args.truth) / "records.csv", dtype=str)
+        truth = records[["source", "record_id"]].merge(truth_records, how="left", on=["source", "record_id"])[
+            "person_id"]
+    report = blocking_report(candidate_pairs(records, config), records, truth)
+    print(report.to_string(index=False))
+    return 0
+
+
+@command("blocking-report", "各分块规则产生的候选对及（给定真值时）覆盖的真实配对 (pairs per blocking rule)",
+         cmd_blocking_report)
+def _blocking_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", required=True, help="部门数据目录 folder of department files")
+    parser.add_argument("--truth", help="真值目录 truth folder (records.csv)")
+    parser.add_argument("--matching", help="匹配配置 matching YAML")

@@ -1,0 +1,253 @@
+"""EmbeddedStore: the person graph in a LadybugDB database inside a folder (the default store).
+
+A run lands whole or not at all by snapshot swap: it is COPY'd into a new database file
+under ``snapshots/<name>.partial/``, renamed, and only then does the ``CURRENT`` pointer
+file switch to it (``os.replace`` is atomic). A crash mid-write leaves CURRENT on the
+previous snapshot and a ``.partial`` folder the next write removes; the run can be repeated.
+Readers notice a switched CURRENT on their next call and reopen. Incremental upserts go
+into the current snapshot in one transaction each, under the folder's write lock.
+
+    STORE/CURRENT               name of the landed snapshot
+    STORE/snapshots/<name>/graph.lbug
+    STORE/.write.lock           held by a writer (run or upsert)
+"""
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+import pyarrow as pa
+
+from graph.cypher import Dialect, Statement, embedded_schema
+from graph.errors import StoreBusy, StoreUnavailable, from_ladybug
+from graph.model import NODE_PROPERTIES, REL_PROPERTIES, GraphFrames, RunInfo, rel_frame_endpoints
+from graph.store import GraphStore, Params
+
+_ARROW_TYPES = {
+    "STRING": pa.string(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
+    "INT64": pa.int64(), "BOOLEAN": pa.bool_(), "STRING[]": pa.list_(pa.string()),
+}
+CURRENT = "CURRENT"
+SNAPSHOTS = "snapshots"
+DB_FILE = "graph.lbug"
+
+
+def arrow_table(frame: pd.DataFrame, types: dict[str, str]) -> pa.Table:
+    """A frame as an Arrow table with the declared column types, absent ones null (what LadybugDB COPY reads)."""
+    arrays = []
+    for name, kind in types.items():
+        arrow_type = _ARROW_TYPES[kind]
+        if name not in frame.columns:
+            arrays.append(pa.nulls(len(frame), arrow_type))
+            continue
+        values = frame[name]
+        if kind == "DATE":
+            array = pa.array(pd.to_datetime(values, errors="coerce"), from_pandas=True).cast(pa.date32())
+        elif kind == "STRING[]":
+            array = pa.array(values, type=arrow_type, from_pandas=True)
+        else:
+            array = pa.array(values, from_pandas=True)
+            if array.type != arrow_type:
+                array = array.cast(arrow_type)
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, names=list(types))
+
+
+def _snapshot_name(run_id: str) -> str:
+    safe = re.sub(r"[^0-9A-Za-z_.-]+", "_", run_id)[:80] or "run"
+    return f"{safe}-{uuid.uuid4().hex[:8]}"
+
+
+class EmbeddedStore(GraphStore):
+    """LadybugDB in a folder: snapshot per run, atomic switch, upserts in place."""
+
+    dialect: ClassVar[Dialect] = "embedded"
+
+    def __init__(self, folder: str | Path, *, buffer_pool_mb: int = 2048, threads: int = 0,
+                 must_exist: bool = False):
+        self.folder = Path(folder)
+        self.buffer_pool_mb = buffer_pool_mb
+        self.threads = threads
+        if must_exist and not (self.folder / CURRENT).is_file():
+            raise StoreUnavailable(self.describe, "open", f"{self.folder} 不是已写入的图库 (no landed run here) — "
+                                   "先运行 `canbao run` 写入，或检查 --store 路径 (write a run first or fix --store)")
+        self._db: Any = None
+        self._conn: Any = None
+        self._open_snapshot: str | None = None
+
+    @property
+    def describe(self) -> str:
+        return f"嵌入式图库 embedded store {self.folder}"
+
+    # --- snapshot bookkeeping -------------------------------------------------------------
+    def current_snapshot(self) -> str | None:
+        """Name of the landed snapshot, or None for a store never written."""
+        pointer = self.folder / CURRENT
+        return pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else None
+
+    def _snapshot_file(self, name: str) -> Path:
+        return self.folder / SNAPSHOTS / name / DB_FILE
+
+    def _point_current(self, name: str) -> None:
+        tmp = self.folder / f"{CURRENT}.{uuid.uuid4().hex[:6]}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.folder / CURRENT)
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _prune(self, keep: set[str]) -> None:
+        """Remove snapshots other than ``keep`` (the new and the previous one) and leftover partials."""
+        root = self.folder / SNAPSHOTS
+        for entry in root.iterdir() if root.is_dir() else ():
+            if entry.name not in keep:
+                shutil.rmtree(entry, ignore_errors=True)
+
+    @contextmanager
+    def _write_lock(self, operation: str) -> Iterator[None]:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / ".write.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise StoreBusy(self.describe, operation, "另一进程正在写入 (another process is writing); 稍后重试 (retry later)",
+                                retryable=True) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _open(self, path: Path) -> tuple[Any, Any]:
+        import ladybug
+
+        try:
+            db = ladybug.Database(str(path), buffer_pool_size=self.buffer_pool_mb * 1024 * 1024,
+                                  max_num_threads=self.threads)
+            return db, ladybug.Connection(db, num_threads=self.threads)
+        except RuntimeError as exc:
+            raise from_ladybug(exc, self.describe, f"open {path}") from exc
+
+    def _connection(self) -> Any:
+        """The connection to the landed snapshot, reopened when CURRENT has moved; creates an empty one."""
+        name = self.current_snapshot()
+        if name is None:
+            self.setup_schema()
+            name = self.current_snapshot()
+        if name != self._open_snapshot:
+            self._close_db()
+            self._db, self._conn = self._open(self._snapshot_file(name))
+            self._open_snapshot = name
+        return self._conn
+
+    def _close_db(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._db is not None:
+            self._db.close()
+        self._db = self._conn = self._open_snapshot = None
+
+    def close(self) -> None:
+        self._close_db()
+
+    # --- hooks ----------------------------------------------------------------------------
+    def setup_schema(self) -> None:
+        """Create an empty landed snapshot if there is none; tables exist in every snapshot."""
+        if self.current_snapshot() is not None:
+            return
+        with self._write_lock("setup_schema"):
+            if self.current_snapshot() is not None:
+                return
+            name = _snapshot_name("empty")
+            path = self.folder / SNAPSHOTS / name
+            path.mkdir(parents=True)
+            db, conn = self._open(path / DB_FILE)
+            try:
+                for ddl in embedded_schema():
+                    self._execute(conn, ddl, {}, "setup_schema")
+            finally:
+                conn.close()
+                db.close()
+            self._point_current(name)
+
+    def _execute(self, conn: Any, text: str, params: Params, operation: str) -> Any:
+        try:
+            return conn.execute(text, dict(params))
+        except RuntimeError as exc:
+            raise from_ladybug(exc, self.describe, operation) from exc
+
+    def _rows(self, text: str, params: Params, operation: str) -> list[dict[str, Any]]:
+        result = self._execute(self._connection(), text, params, operation)
+        columns = result.get_column_names()
+        return [dict(zip(columns, row)) for row in result.get_all()]
+
+    def _write(self, steps: Sequence[tuple[Statement, Params]], operation: str) -> list[list[dict[str, Any]]]:
+        with self._write_lock(operation):
+            conn = self._connection()
+            self._execute(conn, "BEGIN TRANSACTION", {}, operation)
+            out = []
+            try:
+                for statement, params in steps:
+                    result = self._execute(conn, statement.text(self.dialect), params, f"{operation}/{statement.name}")
+                    columns = result.get_column_names()
+                    out.append([dict(zip(columns, row)) for row in result.get_all()])
+            except BaseException:
+                try:
+                    conn.execute("ROLLBACK")
+                except RuntimeError:
+                    pass  # a failed statement already rolled the transaction back
+                raise
+            self._execute(conn, "COMMIT", {}, operation)
+            return out
+
+    def _land(self, frames: GraphFrames, run: RunInfo) -> str:
+        with self._write_lock(f"write_run {run.run_id}"):
+            previous = self.current_snapshot()
+            self._prune(keep={n for n in (previous,) if n})  # leftovers of a crashed write
+            name = _snapshot_name(run.run_id)
+            partial = self.folder / SNAPSHOTS / f"{name}.partial"
+            partial.mkdir(parents=True)
+            db, conn = self._open(partial / DB_FILE)
+            try:
+                self._copy_all(conn, frames, run.run_id)
+            finally:
+                conn.close()
+                db.close()
+            final = self.folder / SNAPSHOTS / name
+            os.replace(partial, final)
+            self._point_current(name)
+            self._prune(keep={name, *(n for n in (previous,) if n)})
+            return str(final / DB_FILE)
+
+    def _copy_all(self, conn: Any, frames: GraphFrames, run_id: str) -> None:
+        operation = f"write_run {run_id}"
+        for ddl in embedded_schema():
+            self._execute(conn, ddl, {}, operation)
+        for label in list(frames.nodes):
+            frame = frames.nodes.pop(label)  # released once copied: a city's records are large
+            if len(frame):
+                table = arrow_table(frame, NODE_PROPERTIES[label])
+                del frame
+                self._execute(conn, f"COPY {label} FROM $frame", {"frame": table}, f"{operation}/COPY {label}")
+                del table
+        for name in list(frames.rels):
+            frame = frames.rels.pop(name)
+            if not len(frame):
+                continue
+            rel, src, dst = rel_frame_endpoints(name)
+            table = arrow_table(frame, {"from": "STRING", "to": "STRING", **REL_PROPERTIES[rel]})
+            pair = f" (from='{src}', to='{dst}')" if ":" in name else ""
+            self._execute(conn, f"COPY {rel} FROM $frame{pair}", {"frame": table}, f"{operation}/COPY {name}")
+

@@ -1,0 +1,249 @@
+"""One resolution run end to end: ingest → resolve → status → dispatch → graph.
+
+This is the library call behind `canbao run` (and the API's re-runs). A store folder
+holds the graph (``graph/``), the resolver's state (``state/``), every canonical record
+(``records.parquet``), the cumulative rejection report, and one folder per run with its
+reports. On a store that already holds a run, only new extracts are resolved
+(resolve_incremental) and every person's status is derived again for the new as_of.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from resolver.dispatch import place_persons
+from resolver.ingest import IngestResult, ingest_folder, write_reports
+from resolver.mapping import SourceMapping
+from resolver.matching_config import MatchingConfig, load_matching_config
+from resolver.resolve import Resolution, resolve, resolve_incremental
+from resolver.state import has_state, load_state, save_state
+from resolver.status import STATUS_ORDER, assign_statuses
+
+Progress = Callable[[str], None]
+
+# Which record speaks for the person's name and identity: the police register first.
+SOURCE_AUTHORITY: tuple[str, ...] = (
+    "police_resident", "police_permit", "si_enrolment", "hr_labour", "housing_fund", "tax_iit",
+    "edu_student", "civil_assistance", "national_insured", "prison_inmate", "civil_funeral", "hr_foreign", "survey",
+)
+# Steward decisions in the graph → constraints for the clusterer.
+DECISION_CONSTRAINTS = {"match": "must_link", "not_match": "cannot_link"}
+
+
+@dataclass(frozen=True)
+class StoreLayout:
+    """Where a store keeps its parts (a Neo4j store keeps the local parts in ``work_dir``)."""
+
+    graph_spec: str
+    work_dir: Path
+
+    @classmethod
+    def for_store(cls, store: str, work_dir: Path | None = None) -> "StoreLayout":
+        if "://" in store:
+            return cls(graph_spec=store, work_dir=Path(work_dir or "canbao-work"))
+        root = Path(store)
+        return cls(graph_spec=str(root / "graph"), work_dir=Path(work_dir or root))
+
+    @property
+    def state_dir(self) -> Path:
+        return self.work_dir / "state"
+
+    @property
+    def records_file(self) -> Path:
+        return self.work_dir / "records.parquet"
+
+    @property
+    def rejected_file(self) -> Path:
+        return self.work_dir / "rejected.parquet"
+
+    @property
+    def persons_file(self) -> Path:
+        return self.work_dir / "persons.parquet"
+
+    @property
+    def links_file(self) -> Path:
+        return self.state_dir / "links.parquet"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.work_dir / "runs" / run_id
+
+
+@dataclass
+class RunOutcome:
+    """What one run produced, for the CLI summary and the tests."""
+
+    run_id: str
+    as_of: dt.date
+    ingest: IngestResult
+    resolution: Resolution
+    records: pd.DataFrame      # canonical records of the whole store + person_id, match_probability, link_method
+    persons: pd.DataFrame      # one row per person (graph.model.PERSON_COLUMNS and more)
+    rejected: pd.DataFrame     # cumulative rejection report of the store
+    incremental: bool
+
+    def summary(self) -> pd.DataFrame:
+        """Persons per district (dispatch place) and status; UNPLACED for persons without one."""
+        district = self.persons["district_code"].fillna("UNPLACED")
+        table = pd.crosstab(district, self.persons["status"]).reindex(columns=list(STATUS_ORDER), fill_value=0)
+        table["合计 total"] = table.sum(axis=1)
+        return table
+
+
+def person_profiles(records: pd.DataFrame) -> pd.DataFrame:
+    """Name, ID number, gender and birth date of each person, from its most authoritative record."""
+    authority = {source: rank for rank, source in enumerate(SOURCE_AUTHORITY)}
+    trusted = records["id_status"].isin(["valid", "converted_15"])
+    ordered = records.assign(
+        _trusted=~trusted, _authority=records["source"].map(authority).fillna(len(authority))
+    ).sort_values(["person_id", "_trusted", "_authority", "period"], ascending=[True, True, True, False],
+                  kind="stable")
+    first = ordered.drop_duplicates("person_id").set_index("person_id")
+    profiles = pd.DataFrame(index=first.index)
+    profiles["id_number"] = first["id_number"].where(~first["_trusted"])
+    profiles["name"] = first["name"]
+    profiles["gender"] = first["id_gender"].where(first["id_gender"].notna(), first["gender"])
+    profiles["birth_date"] = first["id_birth_date"].where(first["id_birth_date"].notna(), first["birth_date"])
+    # Fall back to any record that has the value when the best record lacks it.
+    for column, fallback in (("name", "name"), ("gender", "gender"), ("birth_date", "birth_date")):
+        missing = profiles[column].isna()
+        if missing.any():
+            known = ordered.dropna(subset=[fallback]).drop_duplicates("person_id").set_index("person_id")[fallback]
+            profiles.loc[missing, column] = known.reindex(profiles.index[missing]).to_numpy()
+    return profiles
+
+
+def build_persons(records: pd.DataFrame, as_of: dt.date, conflicts: dict[str, str]) -> pd.DataFrame:
+    """Profile, status with provenance, and dispatch place of every person."""
+    statuses = assign_statuses(records, as_of, flagged_conflicts=conflicts)
+    places = place_persons(records)
+    persons = person_profiles(records).join(statuses).join(places)
+    persons["flag_records"] = persons["flag_records"].map(lambda d: json.dumps(d, ensure_ascii=False))
+    return persons.reset_index()
+
+
+def _steward_constraints(decisions: pd.DataFrame) -> pd.DataFrame:
+    wanted = decisions[decisions["decision"].isin(DECISION_CONSTRAINTS)]
+    return pd.DataFrame({
+        "record_key_l": wanted["record_key_l"].to_numpy(),
+        "record_key_r": wanted["record_key_r"].to_numpy(),
+        "decision": wanted["decision"].map(DECISION_CONSTRAINTS).to_numpy(),
+    })
+
+
+def _linked_records(records: pd.DataFrame, resolution: Resolution) -> pd.DataFrame:
+    links = resolution.links.set_index("record_key")
+    linked = records.copy()
+    linked["person_id"] = links["person_id"].reindex(linked["record_key"]).to_numpy()
+    linked["match_probability"] = links["match_probability"].reindex(linked["record_key"]).to_numpy()
+    linked["link_method"] = links["method"].reindex(linked["record_key"]).to_numpy()
+    return linked
+
+
+def _possible_matches(resolution: Resolution) -> pd.DataFrame:
+    review = resolution.review_pairs
+    return review[["record_key_l", "record_key_r", "match_probability", "explanation"]].reset_index(drop=True)
+
+
+def run_pipeline(
+    input_dir: Path,
+    store: str,
+    as_of: dt.date,
+    *,
+    mappings: dict[str, SourceMapping] | None = None,
+    matching: MatchingConfig | None = None,
+    work_dir: Path | None = None,
+    progress: Progress | None = None,
+) -> RunOutcome:
+    """Ingest ``input_dir`` into ``store``, resolving against what the store already holds."""
+    from graph import RunData, RunInfo, open_store
+
+    say = progress or (lambda message: None)
+    layout = StoreLayout.for_store(store, work_dir)
+    layout.work_dir.mkdir(parents=True, exist_ok=True)
+    started_at = dt.datetime.now(dt.timezone.utc)
+    run_id = started_at.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    matching = matching or load_matching_config()
+
+    ingest = ingest_folder(Path(input_dir), mappings, progress=say)
+    say(f"读入 ingested: {ingest.rows_in} 行 rows → {len(ingest.records)} 条记录 records, "
+        f"{len(ingest.rejected)} 行拒收 rejected")
+
+    def stage(name: str, counts: dict) -> None:
+        say(f"{name}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+
+    with open_store(layout.graph_spec) as graph_store:
+        decisions = graph_store.decisions()
+        constraints = _steward_constraints(decisions)
+        incremental = has_state(layout.state_dir) and layout.records_file.exists()
+        if incremental:
+            state = load_state(layout.state_dir)
+            resolution, union = resolve_incremental(ingest.records, state, matching, constraints, progress=stage)
+            previous = pd.read_parquet(layout.records_file)
+            fresh = ingest.records[~ingest.records["record_key"].isin(previous["record_key"])]
+            records = pd.concat([previous, fresh], ignore_index=True)
+            rejected = pd.concat([pd.read_parquet(layout.rejected_file), ingest.rejected], ignore_index=True)
+            state_records = records
+        else:
+            resolution = resolve(ingest.records, matching, decisions=constraints, progress=stage)
+            records = ingest.records
+            rejected = ingest.rejected
+            state_records = records
+
+        linked = _linked_records(records, resolution)
+        persons = build_persons(linked, as_of, resolution.flagged_conflicts)
+        say(f"状态 statuses: {len(persons)} 人 persons")
+        run_info = RunInfo(
+            run_id=run_id,
+            as_of=as_of,
+            started_at=started_at,
+            inputs=tuple(report.file for report in ingest.files),
+            counts={"records": len(linked), "persons": len(persons), "rejected": len(rejected),
+                    **{k: int(v) for k, v in resolution.counts.items()}},
+            model_version=str(resolution.model.to_dict().get("version", "")),
+        )
+        graph_store.write_run(RunData(
+            records=linked,
+            persons=persons,
+            possible_matches=_possible_matches(resolution),
+            decisions=decisions,
+            run=run_info,
+        ))
+        say(f"图已写入 graph written: {layout.graph_spec}")
+
+    save_state(resolution.state(state_records), layout.state_dir)
+    linked.drop(columns=["person_id", "match_probability", "link_method"]).to_parquet(layout.records_file, index=False)
+    rejected.to_parquet(layout.rejected_file, index=False)
+    persons.to_parquet(layout.persons_file, index=False)
+    run_dir = layout.run_dir(run_id)
+    write_reports(ingest, run_dir)
+    return RunOutcome(run_id=run_id, as_of=as_of, ingest=ingest, resolution=resolution, records=linked,
+                      persons=persons, rejected=rejected, incremental=incremental)
+
+
+def format_summary(outcome: RunOutcome, district_names: dict[str, str]) -> str:
+    """The end-of-run table: persons per district and status, in Chinese."""
+    table = outcome.summary()
+    table.index = [f"{code} {district_names.get(code, '')}".strip() if code != "UNPLACED" else "UNPLACED 无法定位"
+                   for code in table.index]
+    table.loc["合计 total"] = table.sum(axis=0)
+    lines = [f"运行 run {outcome.run_id}  基准日 as_of {outcome.as_of}  "
+             f"{'增量 incremental' if outcome.incremental else '全量 full'}",
+             table.to_string()]
+    return "\n".join(lines)
+
+
+def latest_numbers(outcome: RunOutcome) -> dict[str, int]:
+    """Headline counts for the run summary."""
+    status_counts = outcome.persons["status"].value_counts()
+    return {"records": len(outcome.records), "persons": len(outcome.persons),
+            "rejected": len(outcome.rejected),
+            **{status: int(status_counts.get(status, 0)) for status in STATUS_ORDER},
+            "review_pairs": int(len(outcome.resolution.review_pairs)),
+            "conflicts": int(np.sum(outcome.persons["flags"].str.contains("CONFLICT")))}
