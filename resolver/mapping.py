@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from resolver.configfile import parse_yaml, validate
 from resolver.errors import ConfigError
 from resolver.fields import INPUT_FIELDS
 from resolver.schema import CERT_TYPES
@@ -79,11 +79,7 @@ class SourceMapping:
 
 def parse_mapping(data: object, origin: str) -> SourceMapping:
     """Validate one mapping document; ``origin`` names the file in error messages."""
-    try:
-        model = SourceMappingModel.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"{origin}: 映射文件有误 (invalid source mapping): {problems}") from error
+    model = validate(SourceMappingModel, data, origin, "映射文件有误 (invalid source mapping)")
     columns = dict(model.columns)
     fields = [spec.field for spec in columns.values()]
     repeated = sorted({f for f in fields if fields.count(f) > 1})
@@ -107,11 +103,7 @@ def parse_mapping(data: object, origin: str) -> SourceMapping:
 
 
 def load_mapping_file(path: Path) -> SourceMapping:
-    try:
-        data = yaml.safe_load(path.read_text("utf-8"))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: 不是有效的 YAML (invalid YAML): {error}") from error
-    return parse_mapping(data, str(path))
+    return parse_mapping(parse_yaml(path.read_text("utf-8"), str(path)), str(path))
 
 
 def load_mappings(folder: Path | None = None) -> dict[str, SourceMapping]:
@@ -120,8 +112,8 @@ def load_mappings(folder: Path | None = None) -> dict[str, SourceMapping]:
     shipped = resources.files("resolver.sources")
     for entry in sorted(shipped.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
-            data = yaml.safe_load(entry.read_text("utf-8"))
-            mapping = parse_mapping(data, f"resolver/sources/{entry.name}")
+            origin = f"resolver/sources/{entry.name}"
+            mapping = parse_mapping(parse_yaml(entry.read_text("utf-8"), origin), origin)
             mappings[mapping.source] = mapping
     if folder is not None:
         for path in sorted(Path(folder).glob("*.yaml")):

@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from resolver.configfile import parse_yaml, validate
+from resolver.errors import ConfigError
 
 DEFAULT_PATH = Path(__file__).parent / "config" / "matching.yaml"
 
@@ -171,21 +173,14 @@ class MatchingConfig(_Strict):
         return float(self.comparisons["name"].similar_pinyin_threshold or 1.0)
 
 
-class MatchingConfigError(ValueError):
+class MatchingConfigError(ConfigError, ValueError):
     """The matching configuration file is invalid; the message lists every problem."""
 
 
 def parse_matching_config(data: object, source: str = "<memory>") -> MatchingConfig:
     """Validate an already-parsed YAML document; errors name `source` and the dotted key."""
-    try:
-        return MatchingConfig.model_validate(data)
-    except ValidationError as error:
-        problems = [
-            f"  - {'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in error.errors()
-        ]
-        raise MatchingConfigError(
-            f"{source}: 匹配配置无效 invalid matching configuration — fix these keys:\n" + "\n".join(problems)
-        ) from None
+    return validate(MatchingConfig, data, source, "匹配配置无效 (invalid matching configuration)",
+                    MatchingConfigError)
 
 
 def load_matching_config(path: Path | str = DEFAULT_PATH) -> MatchingConfig:
@@ -195,8 +190,4 @@ def load_matching_config(path: Path | str = DEFAULT_PATH) -> MatchingConfig:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise MatchingConfigError(f"{path}: 找不到匹配配置 matching configuration not found — pass an existing file") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise MatchingConfigError(f"{path}: YAML 语法错误 not valid YAML — {error}") from None
-    return parse_matching_config(data, source=str(path))
+    return parse_matching_config(parse_yaml(text, str(path), MatchingConfigError), source=str(path))

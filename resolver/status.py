@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from resolver.configfile import parse_yaml, validate
 from resolver.errors import ConfigError
 from resolver.schema import SOURCES, TRUSTED_ID_STATUSES
 
@@ -126,17 +126,7 @@ def load_status_rules(path: Path | None = None) -> StatusRules:
     else:
         text = Path(path).read_text("utf-8")
         origin = str(path)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{origin}: 不是有效的 YAML (invalid YAML): {error}") from error
-    try:
-        return StatusRules.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
-        raise ConfigError(f"{origin}: 状态规则配置有误 (invalid status rules): {problems}") from error
+    return validate(StatusRules, parse_yaml(text, origin), origin, "状态规则配置有误 (invalid status rules)")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from resolver.standardise.province import PROVINCES
 from resolver.synth.places import sample_elsewhere_provinces
 from resolver.synth.population import (
     FOREIGN_WORKER, HEAD, MIGRANT_NO_PERMIT, PERMIT_HOLDER, SPOUSE, TIANJIN_ELSEWHERE,
-    TIANJIN_RESIDENT, Population,
+    TIANJIN_RESIDENT, Population, choose_weighted,
 )
 from resolver.synth.rates import GROUPS, SynthRates
 
@@ -201,7 +201,7 @@ def civil_assistance(ctx: Context, rng: np.random.Generator) -> SourceRows:
     pop = ctx.pop
     alive_here = (pop.group == TIANJIN_RESIDENT) & np.isnat(pop.death_date)
     weight = np.where(alive_here, np.where(pop.age >= 60, 2.0, 1.0), 0.0)
-    persons = _weighted(weight, int(round(ctx.rates.coverage.civil_assistance * alive_here.sum())), rng)
+    persons = choose_weighted(weight, int(round(ctx.rates.coverage.civil_assistance * alive_here.sum())), rng)
     category = np.array(["低保", "特困", "优抚"], dtype=object)[rng.choice(3, len(persons), p=[0.6, 0.15, 0.25])]
     columns = {
         "姓名": Column(NAME), "身份证号": Column(ID), "救助类别": Column(TEXT, category),
@@ -502,7 +502,7 @@ def survey(ctx: Context, enrolment: Enrolment, national: SourceRows, rng: np.ran
     wanted = max(ctx.rates.hard_cases.minimum_each, int(round(cover.surveyed * count)))
     targets = chinese & ~enrolment.enrolled & (pop.group != MIGRANT_NO_PERMIT)
     weight = np.where(targets, 6.0, np.where(chinese, 1.0, 0.0))
-    persons = _weighted(weight, wanted, rng)
+    persons = choose_weighted(weight, wanted, rng)
     insured_elsewhere = np.zeros(count, dtype=bool)
     active = (national.canonical["national_status"] == "正常") & (national.canonical["insured_province_code"] != "12")
     insured_elsewhere[national.person[active]] = True
@@ -538,11 +538,3 @@ def survey(ctx: Context, enrolment: Enrolment, national: SourceRows, rng: np.ran
     return _rows("survey", persons, yyyymm(ctx.month), "DC", 8, columns, rng, survey_date=dates,
                  unenrolled_reason=np.where(reason == "", None, reason).astype(object))
 
-
-def _weighted(weight: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    candidates = np.flatnonzero(weight > 0)
-    count = min(count, len(candidates))
-    if count == 0:
-        return candidates[:0]
-    p = weight[candidates] / weight[candidates].sum()
-    return np.sort(rng.choice(candidates, size=count, replace=False, p=p))

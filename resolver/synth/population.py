@@ -539,7 +539,7 @@ def _deaths(ages: np.ndarray, birth: np.ndarray, group: np.ndarray, as_of: dt.da
             rng: np.random.Generator) -> np.ndarray:
     """Death dates (NaT for the living) within the two years before as_of, by a Gompertz-like hazard."""
     hazard = np.where(group != FOREIGN_WORKER, np.exp(0.09 * (ages - 80.0)), 0.0)
-    dead = _choose_weighted(hazard, wanted, rng)
+    dead = choose_weighted(hazard, wanted, rng)
     death_date = np.full(len(ages), np.datetime64("NaT"), dtype="datetime64[D]")
     back = rng.integers(1, 731, size=len(dead)).astype("timedelta64[D]")
     death_date[dead] = np.maximum(np.datetime64(as_of, "D") - back, birth[dead] + np.timedelta64(1, "D"))
@@ -551,7 +551,7 @@ def _inmates(ages: np.ndarray, male: np.ndarray, group: np.ndarray, death_date: 
     """Entry, release and prison of inmates (mostly men aged 25-60); some released within the last year."""
     count = len(ages)
     candidates = (group != FOREIGN_WORKER) & (ages >= 25) & (ages <= 60) & np.isnat(death_date)
-    inmates = _choose_weighted(np.where(candidates, np.where(male, 9.0, 1.0), 0.0), wanted, rng)
+    inmates = choose_weighted(np.where(candidates, np.where(male, 9.0, 1.0), 0.0), wanted, rng)
     day = np.datetime64(as_of, "D")
     n = len(inmates)
     released = rng.random(n) < released_share
@@ -616,7 +616,7 @@ def _choose(pool: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarra
     return rng.choice(pool, size=min(count, len(pool)), replace=False) if len(pool) else pool[:0]
 
 
-def _choose_weighted(weight: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+def choose_weighted(weight: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
     """Up to ``count`` distinct indices drawn with probability proportional to ``weight``."""
     candidates = np.flatnonzero(weight > 0)
     count = min(count, len(candidates))

@@ -5,9 +5,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from resolver.configfile import parse_yaml, validate
 from resolver.errors import ConfigError
 from resolver.schema import SOURCES
 
@@ -243,10 +243,7 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 
 
 def _read_yaml(text: str, origin: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{origin}: 不是有效的 YAML (invalid YAML): {error}") from error
+    data = parse_yaml(text, origin)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -271,10 +268,4 @@ def load_rates(path: Path | None = None) -> SynthRates:
             raise ConfigError(f"{path}: 无法读取比例文件 (cannot read the rates file): {error.strerror}") from error
         data = _merge(data, _read_yaml(text, str(path)))
         origin = str(path)
-    try:
-        return SynthRates.model_validate(data)
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
-        raise ConfigError(f"{origin}: 生成比例配置有误 (invalid generator rates): {problems}") from error
+    return validate(SynthRates, data, origin, "生成比例配置有误 (invalid generator rates)")

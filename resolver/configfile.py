@@ -1,0 +1,35 @@
+"""Configuration files a policy officer edits: YAML in, a validated model out.
+
+Every loader (source mappings, status rules, matching, generator rates) reads through
+here, so every mistake is reported the same way: the file, each dotted key, the problem.
+"""
+from __future__ import annotations
+
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from resolver.errors import ConfigError
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_yaml(text: str, origin: str, error: type[ConfigError] = ConfigError) -> object:
+    """The YAML document in ``text``; ``origin`` names the file in the error."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as problem:
+        raise error(f"{origin}: 不是有效的 YAML (invalid YAML): {problem}") from None
+
+
+def validate(model: type[Model], data: object, origin: str, what: str,
+             error: type[ConfigError] = ConfigError) -> Model:
+    """``data`` as ``model``, or one error listing every offending key of ``origin``."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as invalid:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}" for e in invalid.errors()
+        )
+        raise error(f"{origin}: {what}: {problems}") from None
