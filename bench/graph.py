@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import sys
 import tempfile
 import time
@@ -143,6 +144,7 @@ def measure(n_persons: int, records_per_person: float, lookups: int, folder: Pat
         "graph_frames_s": round(t_frames, 1), "copy_and_switch_s": round(t_write_run - t_frames, 1),
         "write_run_total_s": round(t_write_run, 1), "counts": summary.counts,
         "person_360_api": pct(times_360), "person_360_named_query": pct(times_query), "lookups": lookups,
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 1),
     }
 
 

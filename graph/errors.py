@@ -14,8 +14,10 @@ Every StoreError names the store, the operation and whether retrying may help.
 """
 from __future__ import annotations
 
+from resolver.errors import CanbaoError
 
-class GraphError(Exception):
+
+class GraphError(CanbaoError):
     """Base of every error raised by the graph package."""
 
 

@@ -2,10 +2,11 @@
 
 CanbaoError
 ├── ConfigError        a mapping, rule or settings file is invalid (names file and key)
-└── InputError         a department file cannot be read as a whole (names file, column, mapping)
+├── InputError         a department file cannot be read as a whole (names file, column, mapping)
+└── GraphError         the graph store's errors, drawn in graph/errors.py
 
+The CLI and the API catch CanbaoError and show its message; anything else is a bug.
 Row-level problems are not exceptions: they become rows of the rejection report.
-Graph-store errors live in graph/errors.py and derive from CanbaoError too.
 """
 from __future__ import annotations
 
