@@ -23,6 +23,7 @@ from resolver.ingest import IngestResult, ingest_folder, write_reports
 from resolver.mapping import SourceMapping
 from resolver.matching_config import MatchingConfig, load_matching_config
 from resolver.resolve import Resolution, resolve, resolve_incremental
+from resolver.runs import RunEntry, record_run
 from resolver.state import has_state, load_state, save_state
 from resolver.status import STATUS_ORDER, assign_statuses
 
@@ -223,6 +224,10 @@ def run_pipeline(
     persons.to_parquet(layout.persons_file, index=False)
     run_dir = layout.run_dir(run_id)
     write_reports(ingest, run_dir)
+    # The run's person snapshot and index entry, so later runs and months can be compared (arts. 28-30, 34).
+    record_run(layout, RunEntry(run_id=run_id, as_of=as_of, started_at=started_at,
+                                finished_at=dt.datetime.now(dt.timezone.utc), persons=len(persons),
+                                incremental=incremental), persons)
     return RunOutcome(run_id=run_id, as_of=as_of, ingest=ingest, resolution=resolution, records=linked,
                       persons=persons, rejected=rejected, incremental=incremental)
 
