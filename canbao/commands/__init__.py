@@ -14,7 +14,8 @@ AddArguments = Callable[[argparse.ArgumentParser], None]
 COMMANDS: list[tuple[str, str, Handler, AddArguments]] = []
 
 # Area modules, in the order their commands appear in `canbao --help`.
-COMMAND_MODULES: tuple[str, ...] = ("canbao.commands.data", "canbao.commands.resolution", "canbao.commands.graph", "canbao.commands.status")
+COMMAND_MODULES: tuple[str, ...] = ("canbao.commands.data", "canbao.commands.resolution", "canbao.commands.graph", "canbao.commands.status",
+                                      "canbao.commands.api")
 
 
 def command(name: str, help_text: str, handler: Handler) -> Callable[[AddArguments], AddArguments]:

@@ -1,0 +1,121 @@
+"""The API's own SQLite file: users and token hashes, the append-only audit log, survey review states.
+
+Stdlib sqlite3 in WAL mode, one short-lived connection per unit of work, so the
+threads of the server never share a connection. ``transaction`` is all or nothing:
+a failed request leaves no half-written row (arts. 31-33).
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+APPEND_ONLY = "审计日志只可追加，不可修改或删除 (the audit log is append-only)"
+
+SCHEMA: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        district TEXT,
+        street TEXT,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        active INTEGER NOT NULL DEFAULT 1
+    )""",
+    """CREATE TABLE IF NOT EXISTS audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        user TEXT,
+        role TEXT,
+        district TEXT,
+        method TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        path TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        persons TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        client TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_at ON audit(at)",
+    # Append-only (art. 33): the database itself refuses to change or delete an audit row.
+    f"""CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END""",
+    """CREATE TABLE IF NOT EXISTS surveys (
+        survey_id TEXT PRIMARY KEY,
+        record_key TEXT NOT NULL UNIQUE,
+        state TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        payload_hash TEXT NOT NULL,
+        record TEXT NOT NULL,
+        district_code TEXT,
+        street TEXT,
+        submitted_by TEXT NOT NULL,
+        submitted_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        candidate_person TEXT,
+        candidate_probability REAL,
+        person_id TEXT,
+        return_reason TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS surveys_state ON surveys(state, district_code)",
+    """CREATE TABLE IF NOT EXISTS survey_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        survey_id TEXT NOT NULL REFERENCES surveys(survey_id),
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        role TEXT NOT NULL,
+        action TEXT NOT NULL,
+        state_after TEXT NOT NULL,
+        reason TEXT
+    )""",
+)
+
+
+class Database:
+    """One SQLite file; the schema is created on first use."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.connect() as conn:
+            conn.execute("PRAGMA journal_mode=WAL")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(f"{self.path}: schema version {version} is newer than this canbao "
+                                   f"({SCHEMA_VERSION}) — upgrade canbao")
+            for statement in SCHEMA:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE … COMMIT), rolled back whole on any error."""
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+        """Rows of one read statement."""
+        with self.connect() as conn:
+            return conn.execute(sql, params).fetchall()

@@ -1,0 +1,481 @@
+"""The API's handle on one store: the graph, the loaded resolver state, and the one write path.
+
+Opened once at start-up (``Engine.open``): the graph store, the resolver state with its
+match index (built now, not on the first request), the matching configuration and the
+survey mapping. Reads go to the graph; ``candidates`` to the in-memory state. Every
+change — a confirmed survey, a steward decision — goes through ``_change``: re-resolve
+the touched component (resolver.attach), write the graph in one transaction, take the
+change into the live state, and schedule the state flush (records.parquet, then state/).
+
+Threads: one lock for the graph handle, one for the live state and the write path. One
+server process per store (`canbao serve` runs a single worker): the live state is in memory.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from api.settings import ApiSettings
+from graph import GraphStore, Page, Person360, PersonView, QueryResult, ReviewItem, open_store
+from graph.cypher import ENSURE_PERSON, LINK_RECORD, RECORD_DECISION, UNLINK_RECORD, UPDATE_PERSON_STATUS, upsert_record
+from graph.store import record_props
+from resolver.attach import (
+    MERGED_STATUS, LiveState, Reclustering, StatusChange, canonical_frame, flags_of, merged_rule, recluster, restatus,
+    status_records, steward_constraints,
+)
+from resolver.mapping import SourceMapping, load_mappings
+from resolver.matching_config import MatchingConfig, load_matching_config
+from resolver.pipeline import person_profiles
+from resolver.dispatch import place_persons
+from resolver.state import load_state, save_state
+
+log = logging.getLogger("canbao.api")
+Steps = list[tuple[Any, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A person a fragment may be, with the evidence."""
+
+    person_id: str
+    match_probability: float
+    method: str
+    record_key: str
+    explanation: str
+    person: PersonView | None
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    """What one change did to the graph."""
+
+    person_id: str | None             # the person a survey joined (None for a decision)
+    match_probability: float | None
+    method: str | None
+    statuses: tuple[StatusChange, ...]
+    seconds: float
+
+
+@dataclass(frozen=True)
+class OpenPair:
+    """A review-band record pair still open, with the current persons and their statuses."""
+
+    item: ReviewItem
+    person_l: str | None
+    person_r: str | None
+    status_l: str | None
+    status_r: str | None
+
+    @property
+    def changes_status(self) -> bool:
+        """A match would merge two persons of different statuses, so at least one status changes (arts. 11, 15)."""
+        return self.status_l != self.status_r
+
+    @property
+    def impact(self) -> int:
+        """2: a merge would change a survey target's status (the work list changes); 1: another status; 0: none."""
+        if not self.changes_status:
+            return 0
+        return 2 if "UNENROLLED" in (self.status_l, self.status_r) else 1
+
+
+class Engine:
+    """One store, opened for the API."""
+
+    def __init__(self, settings: ApiSettings, graph: GraphStore, live: LiveState, config: MatchingConfig,
+                 mappings: dict[str, SourceMapping], as_of: dt.date, run_id: str):
+        self.settings = settings
+        self.layout = settings.layout
+        self.graph = graph
+        self.live = live
+        self.config = config
+        self.mappings = mappings
+        self.as_of = as_of
+        self.run_id = run_id
+        self.opened_at = time.time()
+        self._graph_lock = threading.RLock()
+        self._state_lock = threading.RLock()
+        self._flush_lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._pending_records: dict[str, pd.DataFrame] = {}   # record_key → canonical row not yet in records.parquet
+        self._saved_version = live.version
+        self._stamp = self._state_stamp()
+        self._constraints: pd.DataFrame | None = None
+        self._statuses: pd.Series | None = None
+        self._status_overlay: dict[str, str] = {}
+        self._queue_cache: tuple[tuple[int, int], float, list[OpenPair]] | None = None
+        self.replay: Callable[[], list[Mapping[str, Any]]] = lambda: []
+        self.last_flush: str | None = None
+
+    @classmethod
+    def open(cls, settings: ApiSettings) -> Engine:
+        """Open the graph and load the state (the match index is built here: seconds for a city)."""
+        layout = settings.layout
+        graph = open_store(layout.graph_spec, must_exist=True)
+        runs = graph.runs()
+        if not runs:
+            graph.close()
+            raise RuntimeError(f"{layout.graph_spec}: 图库中没有运行 (no run landed) — run `canbao run` first")
+        config = load_matching_config(settings.matching) if settings.matching else load_matching_config()
+        live = LiveState(load_state(layout.state_dir))
+        live.warm(config)
+        return cls(settings, graph, live, config, load_mappings(settings.sources), settings.as_of or runs[-1].as_of,
+                   runs[-1].run_id)
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self.flush()
+        with self._graph_lock:
+            self.graph.close()
+
+    # --- reads ----------------------------------------------------------------------------
+    def person(self, person_id: str) -> PersonView | None:
+        with self._graph_lock:
+            return self.graph.person(person_id)
+
+    def person_360(self, person_id: str) -> Person360 | None:
+        with self._graph_lock:
+            return self.graph.person_360(person_id)
+
+    def persons_by_id_number(self, id_number: str) -> list[PersonView]:
+        with self._graph_lock:
+            return self.graph.persons_by_id_number(id_number)
+
+    def work_list(self, district_code: str, street: str, community: str, skip: int, limit: int) -> Page[PersonView]:
+        with self._graph_lock:
+            return self.graph.unenrolled_work_list(district_code, street, community, skip=skip, limit=limit)
+
+    def run_query(self, name: str, params: Mapping[str, object]) -> QueryResult:
+        with self._graph_lock:
+            return self.graph.run_query(name, params)
+
+    def records_of(self, person_ids: Sequence[str]) -> pd.DataFrame:
+        """Canonical records (with person_id, link) of persons, read from the graph."""
+        rows = []
+        for person_id in person_ids:
+            view = self.person_360(person_id)
+            if view is None:
+                continue
+            for records in view.records_by_source.values():
+                rows += [{**r.fields, "person_id": person_id, "match_probability": r.match_probability,
+                          "link_method": r.method} for r in records]
+        frame = canonical_frame(rows)
+        for column in ("person_id", "match_probability", "link_method"):
+            frame[column] = [r.get(column) for r in rows]
+        return frame
+
+    def derived_profile(self, view: Person360) -> dict[str, Any]:
+        """Profile and place from a person's records, for persons the API created (their node is bare until
+        the next `canbao run` writes profiles and places)."""
+        rows = [{**r.fields, "person_id": view.person.person_id}
+                for records in view.records_by_source.values() for r in records]
+        if not rows:
+            return {}
+        frame = canonical_frame(rows)
+        frame["person_id"] = view.person.person_id
+        profile = person_profiles(frame).iloc[0].to_dict()
+        place = place_persons(frame).iloc[0].to_dict()
+        derived = {**profile, **{k: place.get(k) for k in ("district_code", "street", "community", "dispatch_reason")}}
+        return {k: None if v is None or v is pd.NaT or (isinstance(v, float) and v != v) else v
+                for k, v in derived.items()}
+
+    # --- matching -------------------------------------------------------------------------
+    def candidates(self, fragment: pd.DataFrame, limit: int) -> list[Candidate]:
+        """Ranked persons a one-row canonical fragment may be (writes nothing)."""
+        with self._state_lock:
+            self._ensure_fresh()
+            ranked = self.live.candidates(fragment, self.config).head(limit)
+        out = []
+        for row in ranked.itertuples(index=False):
+            out.append(Candidate(person_id=row.person_id, match_probability=float(row.match_probability),
+                                 method=row.method, record_key=row.record_key, explanation=row.explanation,
+                                 person=self.person(row.person_id)))
+        return out
+
+    # --- the review queue -----------------------------------------------------------------
+    def status_of(self, person_ids: Sequence[str | None]) -> list[str | None]:
+        """Current status of persons: the API's changes over the last run's persons.parquet."""
+        if self._statuses is None:
+            persons = pd.read_parquet(self.layout.persons_file, columns=["person_id", "status"])
+            self._statuses = persons.set_index("person_id")["status"]
+        base = self._statuses
+        return [self._status_overlay.get(p) or (base.get(p) if p is not None else None) for p in person_ids]
+
+    def open_pairs(self) -> list[OpenPair]:
+        """Every open review pair, highest impact first, then the most uncertain (cached for 60 s or until a change)."""
+        with self._state_lock:
+            key = (self.live.version, id(self.live))
+            if self._queue_cache and self._queue_cache[0] == key and time.time() - self._queue_cache[1] < 60:
+                return self._queue_cache[2]
+            with self._graph_lock:
+                total = self.graph.review_queue(0, 1).total
+                items = self.graph.review_queue(0, max(total, 1)).items
+            keys = [i.record_key_l for i in items] + [i.record_key_r for i in items]
+            persons = self.live.persons_of(keys)
+            pairs = []
+            for item in items:
+                left, right = persons.get(item.record_key_l), persons.get(item.record_key_r)
+                if left is not None and left == right:
+                    continue   # already one person (a steward merged them since the run)
+                status_l, status_r = self.status_of([left, right])
+                pairs.append(OpenPair(item, left, right, status_l, status_r))
+            pairs.sort(key=lambda p: (-p.impact, abs(p.item.match_probability - 0.5)))
+            self._queue_cache = (key, time.time(), pairs)
+            return pairs
+
+    def conflicts(self) -> list[dict[str, Any]]:
+        """Persons flagged CONFLICT (two valid ID numbers in one cluster, or a steward-split), from the graph."""
+        return self.run_query("conflicts", {"limit": 100_000}).rows
+
+    # --- changes --------------------------------------------------------------------------
+    def attach_survey(self, record: pd.DataFrame) -> ChangeOutcome:
+        """Attach a confirmed survey (one canonical row): re-resolve its component, write the graph, re-status."""
+        key = record["record_key"].iat[0]
+        with self._state_lock:
+            self._ensure_fresh()
+            if self.live.knows(key):
+                person = self.live.persons_of([key]).get(key)
+                return ChangeOutcome(person, None, "already_attached", (), 0.0)
+            outcome = self._change(new_record=record, seed_keys=(), decision=None)
+            self._pending_records[key] = record
+        self._schedule_flush()
+        return outcome
+
+    def decide(self, record_key_l: str, record_key_r: str, decision: str, steward: str, note: str) -> ChangeOutcome:
+        """Keep a steward's decision in the graph and, for match / not_match, re-cluster and re-status at once."""
+        with self._state_lock:
+            self._ensure_fresh()
+            decided = {"record_key_l": record_key_l, "record_key_r": record_key_r, "decision": decision,
+                       "steward": steward, "decided_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+                       "note": note}
+            outcome = self._change(new_record=None, seed_keys=(record_key_l, record_key_r), decision=decided)
+        self._schedule_flush()
+        return outcome
+
+    def _decisions(self) -> pd.DataFrame:
+        if self._constraints is None:
+            with self._graph_lock:
+                self._constraints = self.graph.decisions()
+        return self._constraints
+
+    def _change(self, new_record: pd.DataFrame | None, seed_keys: Sequence[str],
+                decision: dict[str, Any] | None) -> ChangeOutcome:
+        started = time.perf_counter()
+        decisions = self._decisions()
+        if decision is not None:
+            decisions = pd.concat([decisions, pd.DataFrame([decision])], ignore_index=True) if len(decisions) \
+                else pd.DataFrame([decision])
+        steps: Steps = []
+        if decision is not None:
+            steps.append((RECORD_DECISION, dict(decision)))
+        change: Reclustering | None = None
+        statuses: tuple[StatusChange, ...] = ()
+        if decision is None or decision["decision"] in ("match", "not_match"):
+            change = recluster(self.live, self.config, steward_constraints(decisions), new_record=new_record,
+                               seed_keys=seed_keys)
+            more, statuses = self._change_steps(change, new_record, decision)
+            steps += more
+        # One transaction for the decision, the records, the links and the statuses: all or nothing. GraphStore
+        # offers each as its own transaction (upsert_record, record_decision, update_person_status), so the same
+        # statements are gathered here and sent through the store's transaction hook.
+        with self._graph_lock:
+            results = self.graph._write(steps, "api change")
+        for (statement, params), rows in zip(steps, results):
+            counted = int(rows[0].get("updated", rows[0].get("created", 1))) if rows else 1
+            if statement in (UPDATE_PERSON_STATUS, RECORD_DECISION) and counted == 0:
+                log.error("graph and resolver state disagree: %s matched nothing (%s) — run `canbao run` to "
+                          "realign them", statement.name, {k: v for k, v in params.items() if k.startswith(("person",
+                                                                                                          "record"))})
+        person_id = probability = method = None
+        if change is not None:
+            self.live.apply(change)
+            for status in statuses:
+                self._status_overlay[status.person_id] = status.after
+            if new_record is not None:
+                key = new_record["record_key"].iat[0]
+                link = change.links.set_index("record_key").loc[key]
+                person_id, probability, method = link["person_id"], float(link["match_probability"]), link["method"]
+        if decision is not None:
+            self._constraints = decisions
+        self._queue_cache = None
+        return ChangeOutcome(person_id, probability, method, statuses, round(time.perf_counter() - started, 3))
+
+    def _change_steps(self, change: Reclustering, new_record: pd.DataFrame | None,
+                      decision: dict[str, Any] | None) -> tuple[Steps, tuple[StatusChange, ...]]:
+        """Graph statements for a reclustering (new records, re-pointed links, new statuses, merged-away persons)
+        and the status changes they make."""
+        new_keys = set(new_record["record_key"]) if new_record is not None else set()
+        stored = self.records_of(sorted(change.persons_before))
+        # A replayed survey may already be in the graph (a crash between the graph write and the state flush).
+        stored = stored[~stored["record_key"].isin(new_keys)]
+        inside = set(change.links["record_key"])
+        outside = stored[~stored["record_key"].isin(inside)]
+        if len(outside):
+            log.warning("graph records not in the resolver state's component (ignored): %s",
+                        outside["record_key"].tolist()[:5])
+        records = pd.concat([r for r in (stored[stored["record_key"].isin(inside)], new_record)
+                             if r is not None and len(r)], ignore_index=True)
+        persons = restatus(records, change, self.as_of)
+        before = {}
+        for person_id in change.persons_before:
+            view = self.person(person_id)
+            before[person_id] = view.status if view else None
+        steps: Steps = []
+        for row in change.changed.itertuples(index=False):
+            if row.record_key in new_keys:
+                steps += _record_steps(new_record[new_record["record_key"] == row.record_key].iloc[0].to_dict(),
+                                       row.person_id, row.match_probability, row.method)
+            else:
+                steps += _relink_steps(row.record_key, row.person_id, row.match_probability, row.method)
+        changes = []
+        for person_id, person in persons.iterrows():
+            steps.append((UPDATE_PERSON_STATUS, {
+                "person_id": person_id, "status": person["status"], "flags": list(flags_of(person["flags"])),
+                "status_rule": person["status_rule"], "status_records": list(status_records(person["status_records"])),
+                "run_id": self.run_id}))
+            changes.append(StatusChange(person_id, before.get(person_id), person["status"], flags_of(person["flags"])))
+        reason = (f"数据管理员 {decision['steward']} 判定同一人 (steward decision: match)" if decision
+                  else "入户调查确认 (confirmed survey)")
+        for person_id, into in change.merged_into().items():
+            steps.append((UPDATE_PERSON_STATUS, {
+                "person_id": person_id, "status": MERGED_STATUS, "flags": [], "status_rule": merged_rule(into, reason),
+                "status_records": [], "run_id": self.run_id}))
+            changes.append(StatusChange(person_id, before.get(person_id), MERGED_STATUS, (), merged_into=into))
+        return steps, tuple(changes)
+
+    # --- the resolver state on disk -------------------------------------------------------
+    def _state_stamp(self) -> tuple[int, int]:
+        meta = self.layout.state_dir / "state.json"
+        stat = meta.stat()
+        return stat.st_mtime_ns, stat.st_size
+
+    def _ensure_fresh(self) -> None:
+        """Reload when a `canbao run` replaced the state underneath (not our own flush)."""
+        if not self._flush_lock.acquire(blocking=False):
+            return
+        try:
+            if self._state_stamp() == self._stamp:
+                return
+            log.warning("resolver state changed on disk (a `canbao run`?): reloading %s", self.layout.state_dir)
+            with self._graph_lock:
+                runs = self.graph.runs()
+            self.live = LiveState(load_state(self.layout.state_dir))
+            self.live.warm(self.config)
+            self.as_of = self.settings.as_of or runs[-1].as_of
+            self.run_id = runs[-1].run_id
+            self._stamp = self._state_stamp()
+            self._saved_version = self.live.version
+            self._pending_records.clear()
+            self._constraints = self._statuses = self._queue_cache = None
+            self._status_overlay.clear()
+        finally:
+            self._flush_lock.release()
+        self.replay_confirmed()
+
+    def replay_confirmed(self) -> int:
+        """Attach confirmed surveys the loaded state lacks (a crash before a flush, or a run without them)."""
+        count = 0
+        for record in self.replay():
+            if not self.live.knows(str(record["record_key"])):
+                self.attach_survey(canonical_frame([record]))
+                count += 1
+        if count:
+            log.warning("replayed %d confirmed survey(s) into the resolver state", count)
+            self.flush()   # replays are rare: save them now rather than after the flush delay
+        return count
+
+    @property
+    def pending_changes(self) -> int:
+        return self.live.version - self._saved_version
+
+    def _schedule_flush(self) -> None:
+        if self.settings.flush_seconds == 0:
+            self.flush()
+            return
+        with self._state_lock:
+            if self._timer is None:
+                self._timer = threading.Timer(self.settings.flush_seconds, self._timed_flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _timed_flush(self) -> None:
+        with self._state_lock:
+            self._timer = None
+        try:
+            self.flush()
+        except Exception:  # noqa: BLE001 — a background flush must log, not die silently; the next change retries
+            log.exception("flushing the resolver state failed; it will be retried after the next change")
+
+    def flush(self) -> None:
+        """Save what the API attached: records.parquet first, then the resolver state (state.json last).
+
+        Lock order: the state lock only to take a snapshot, then the flush lock alone while writing, so a
+        flush never waits for the state lock while holding the flush lock (no deadlock with a writer).
+        """
+        with self._state_lock:
+            if self.live.version == self._saved_version:
+                return
+            live, version = self.live, self.live.version
+            state = live.materialise()
+            pending = dict(self._pending_records)
+        with self._flush_lock:
+            if live is not self.live or version <= self._saved_version:
+                return   # a later snapshot was saved meanwhile, or a `canbao run` replaced the state
+            started = time.perf_counter()
+            if pending:
+                _append_records(self.layout.records_file, pd.concat(list(pending.values()), ignore_index=True))
+            save_state(state, self.layout.state_dir)
+            self._stamp = self._state_stamp()
+            self._saved_version = version
+            for key in pending:
+                self._pending_records.pop(key, None)
+            self.last_flush = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+            log.info("resolver state saved (%d records) in %.1f s", len(state.records), time.perf_counter() - started)
+
+
+def _record_steps(record: Mapping[str, Any], person_id: str, probability: float, method: str) -> Steps:
+    """The statements GraphStore.upsert_record sends, gathered here so that a change is one transaction."""
+    props = {k: v for k, v in record_props(record, run_id=None).items() if v is not None}
+    key = {"record_key": record["record_key"]}
+    return [
+        (upsert_record(frozenset(props)),
+         {**key, "source": record["source"], "record_id": str(record["record_id"]), "props": props}),
+        *_relink_steps(record["record_key"], person_id, probability, method),
+    ]
+
+
+def _relink_steps(record_key: str, person_id: str, probability: float, method: str) -> Steps:
+    """Re-point a stored record's BELONGS_TO (creating the person node if new)."""
+    key = {"record_key": record_key}
+    return [
+        (ENSURE_PERSON, {"person_id": person_id, "run_id": ""}),
+        (UNLINK_RECORD, key),
+        (LINK_RECORD, {**key, "person_id": person_id, "match_probability": float(probability), "method": method}),
+    ]
+
+
+def _append_records(path: Path, fresh: pd.DataFrame) -> None:
+    """Append canonical rows to records.parquet (keys already there are skipped), atomically."""
+    existing = pd.read_parquet(path)
+    fresh = fresh[~fresh["record_key"].isin(existing["record_key"])].reindex(columns=existing.columns)
+    if fresh.empty:
+        return
+    for column in existing.columns:   # the stored types win (dates stay datetime64, line stays an integer)
+        if existing[column].dtype != object:
+            fresh[column] = fresh[column].astype(existing[column].dtype)
+    combined = pd.concat([existing, fresh], ignore_index=True)
+    temporary = path.with_suffix(".parquet.tmp")
+    combined.to_parquet(temporary, index=False)
+    temporary.replace(path)
+
+
+__all__ = ["Candidate", "ChangeOutcome", "Engine", "OpenPair"]

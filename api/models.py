@@ -1,0 +1,397 @@
+"""The API's typed boundary: one schema family per resource (…In for what callers send, …Out for answers).
+
+Field descriptions are Chinese with English; they are what the OpenAPI docs at /docs show.
+Identity fields in answers may be masked (api/masking.py): ``masked`` says so.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Text a person typed: no control characters (a CSV row or a log line must stay one line).
+TEXT = r"^[^\x00-\x1f\x7f]*$"
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+class FieldErrorOut(BaseModel):
+    field: str = Field(description="出错的字段 the field, as the caller named it")
+    message: str = Field(description="原因及改法（中文，附英文） what is wrong and how to fix it")
+
+
+class ErrorDetailOut(BaseModel):
+    status: int
+    code: str = Field(description="机器可读的错误类别 machine-readable kind, e.g. validation_error")
+    message: str
+    fields: list[FieldErrorOut] = Field(default_factory=list)
+    request_id: str = Field(description="请求编号，审计日志中可查 request id (also in the audit log)")
+
+
+class ErrorOut(BaseModel):
+    """The one error shape of every endpoint."""
+
+    error: ErrorDetailOut
+
+
+# --- persons --------------------------------------------------------------------------------
+
+class PlaceOut(BaseModel):
+    district_code: str | None = Field(None, description="派发区代码 dispatch district (art. 15)")
+    district_name: str | None = None
+    street: str | None = Field(None, description="街道/镇 street or town")
+    community: str | None = Field(None, description="社区/村 community or village")
+
+
+class StatusOut(BaseModel):
+    status: str | None = Field(None, description="参保状态 DECEASED/EXEMPT_PRISONER/ENROLLED/OUT_OF_SCOPE/"
+                                                  "INSURED_ELSEWHERE/UNENROLLED (MERGED: merged into another person)")
+    label: str | None = Field(None, description="状态中文名 the status in Chinese")
+    rule: str | None = Field(None, description="判定规则及条款 the rule and article that decided it")
+    records: list[str] = Field(default_factory=list, description="决定状态的记录 record keys behind the status")
+    flags: list[str] = Field(default_factory=list, description="标记 flags, e.g. TAXPAYER, SURVEYED, CONFLICT")
+    flag_labels: list[str] = Field(default_factory=list)
+
+
+class PersonOut(BaseModel):
+    person_id: str
+    name: str | None
+    id_number: str | None = Field(description="身份证号（可能脱敏） ID number, masked unless allowed")
+    gender: str | None
+    birth_date: str | None = Field(description="出生日期（脱敏时仅年份） birth date (year only when masked)")
+    status: StatusOut
+    place: PlaceOut
+    dispatch_reason: str | None = Field(None, description="无法定位的原因 why the person could not be placed")
+    run_id: str | None = None
+    masked: bool = Field(description="身份信息是否已脱敏 whether identity fields are masked")
+
+
+class RecordOut(BaseModel):
+    record_key: str
+    source: str
+    record_id: str
+    match_probability: float | None
+    method: str | None = Field(description="关联方式 id_number/probabilistic/steward/singleton")
+    fields: dict[str, Any] = Field(description="记录字段（按权限脱敏） canonical fields, masked as allowed")
+
+
+class RunOut(BaseModel):
+    run_id: str
+    as_of: dt.date | None
+    landed_at: dt.datetime | None = None
+
+
+class PersonDetailOut(BaseModel):
+    """A person's profile, records by source, and status with its provenance."""
+
+    person: PersonOut
+    records_by_source: dict[str, list[RecordOut]]
+    status_evidence: list[str] = Field(description="决定状态的记录键 keys of the records that decided the status")
+    open_matches: list[dict[str, Any]] = Field(description="待复核的疑似匹配 review-band pairs touching the person")
+    run: RunOut | None
+
+
+class PersonSearchOut(BaseModel):
+    items: list[PersonOut]
+    hidden: int = Field(description="辖区外未显示的人数 persons outside the caller's area, not shown")
+
+
+# --- resolve --------------------------------------------------------------------------------
+
+class ResolveIn(_In):
+    """Identity fragments from the field: any of them; at least one."""
+
+    name: str | None = Field(None, max_length=60, pattern=TEXT, description="姓名 name")
+    id_number: str | None = Field(None, max_length=30, pattern=TEXT, description="公民身份号码 ID number")
+    phone: str | None = Field(None, max_length=60, pattern=TEXT, description="联系电话 phone")
+    address: str | None = Field(None, max_length=200, pattern=TEXT, description="地址（按常住地解析） address")
+    birth_date: str | None = Field(None, max_length=20, pattern=TEXT, description="出生日期 birth date, e.g. 1980-01-01")
+    gender: str | None = Field(None, max_length=4, pattern=TEXT, description="性别 男/女")
+    limit: int = Field(5, ge=1, le=20, description="最多返回候选人数 maximum candidates")
+
+
+class WaterfallStepOut(BaseModel):
+    field: str
+    level: str
+    weight: float = Field(description="该字段的匹配权重（比特） match weight in bits")
+    m: float | None = None
+    u: float | None = None
+    name_frequency: float | None = None
+
+
+class ExplanationOut(BaseModel):
+    """From the prior through each field's weight to the probability (the explanation waterfall)."""
+
+    prior_weight: float
+    fields: list[WaterfallStepOut]
+    match_weight: float
+    match_probability: float
+
+
+class CandidateOut(BaseModel):
+    person_id: str
+    match_probability: float
+    method: str = Field(description="id_number（有效身份证号相同）或 probabilistic")
+    matched_record: str = Field(description="最相近的已存记录 the stored record that matched best")
+    explanation: ExplanationOut
+    person: PersonOut | None
+
+
+class ResolveOut(BaseModel):
+    decision: Literal["match", "review", "no_match"] = Field(
+        description="match: 最佳候选≥自动关联阈值; review: 介于复核阈值与关联阈值之间; no_match: 无候选")
+    accept_threshold: float
+    review_threshold: float
+    candidates: list[CandidateOut]
+
+
+# --- work lists and changes -----------------------------------------------------------------
+
+class WorklistRowOut(BaseModel):
+    person_id: str
+    name: str | None
+    gender: str | None
+    id_number: str | None = Field(description="脱敏身份证号 masked ID number")
+    phone: str | None = Field(description="脱敏联系电话 masked phone")
+    address: str | None = Field(description="派发所依据的地址（辖区内完整，否则到社区） dispatch address")
+    district_code: str | None
+    street: str | None
+    community: str | None
+    flags: str | None = Field(description="标记（中文） flags in Chinese")
+    surveys_done: int
+    last_survey_date: str | None
+    last_survey_outcome: str | None
+
+
+class WorklistOut(BaseModel):
+    items: list[WorklistRowOut]
+    total: int
+    skip: int
+    limit: int
+    area: PlaceOut
+
+
+class ChangeRowOut(BaseModel):
+    person_id: str
+    change: str = Field(description="NEWLY_UNENROLLED 新增调查对象 / ENROLLED / DIED / RELEASED / LEFT_WORKLIST / MOVED")
+    change_label: str
+    status_before: str | None
+    status_after: str | None
+    flags_after: str | None
+    district_code_before: str | None
+    street_before: str | None
+    community_before: str | None
+    district_code_after: str | None
+    street_after: str | None
+    community_after: str | None
+
+
+class ChangesOut(BaseModel):
+    since_run_id: str
+    since_as_of: dt.date
+    until_run_id: str
+    until_as_of: dt.date
+    counts: dict[str, int]
+    items: list[ChangeRowOut]
+    total: int
+    skip: int
+    limit: int
+
+
+# --- surveys --------------------------------------------------------------------------------
+
+class SurveyIn(_In):
+    """A door-to-door survey (art. 19), as the survey app sends it; codes as in resolver/sources/survey.yaml."""
+
+    survey_id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$", description="调查编号")
+    name: str = Field(min_length=1, max_length=60, pattern=TEXT, description="姓名")
+    gender: str | None = Field(None, max_length=4, pattern=TEXT, description="性别 男/女")
+    id_number: str | None = Field(None, max_length=30, pattern=TEXT, description="公民身份号码（校验位须正确）")
+    ethnicity: str | None = Field(None, max_length=20, pattern=TEXT, description="民族")
+    phone: str | None = Field(None, max_length=60, pattern=TEXT, description="联系电话")
+    employer_name: str | None = Field(None, max_length=100, pattern=TEXT, description="工作单位")
+    hukou_type: str | None = Field(None, max_length=10, pattern=TEXT, description="户口性质 农业/非农业/居民")
+    household_address: str | None = Field(None, max_length=200, pattern=TEXT, description="户籍地")
+    residence_address: str = Field(min_length=1, max_length=200, pattern=TEXT, description="常住地（决定所属区）")
+    insurance_type: str | None = Field(None, max_length=40, pattern=TEXT, description="参保险种")
+    unenrolled_reason: str | None = Field(None, max_length=20, pattern=TEXT,
+                                          description="未参保原因：经济困难/不了解政策/灵活就业未参保/单位未缴纳/"
+                                                      "已在外省市参保/在校学生/服刑人员/出国出境/已死亡/查无此人/其他")
+    surveyor_id: str = Field(min_length=1, max_length=20, pattern=TEXT, description="调查员编号")
+    survey_date: dt.date = Field(description="调查日期 YYYY-MM-DD")
+
+
+class SurveyReviewIn(_In):
+    """A review step of art. 20."""
+
+    action: Literal["approve", "confirm", "return"] = Field(
+        description="approve 街道审核通过 / confirm 区确认 / return 退回（须写原因）")
+    reason: str | None = Field(None, max_length=500, pattern=TEXT, description="退回原因 reason for a return")
+
+
+class SurveyEventOut(BaseModel):
+    at: str
+    actor: str
+    role: str
+    action: str
+    state_after: str
+    reason: str | None
+
+
+class StatusChangeOut(BaseModel):
+    person_id: str
+    before: str | None
+    after: str
+    flags: list[str]
+    merged_into: str | None = None
+
+
+class SurveyOut(BaseModel):
+    survey_id: str
+    record_key: str
+    state: Literal["submitted", "approved", "confirmed", "returned"]
+    state_label: str
+    district_code: str | None
+    street: str | None
+    submitted_by: str
+    submitted_at: str
+    updated_at: str
+    return_reason: str | None
+    candidate_person: str | None = Field(description="提交时的最佳候选人 best candidate when submitted")
+    candidate_probability: float | None
+    person_id: str | None = Field(description="确认后关联到的人员 the person it was attached to on confirmation")
+    survey: dict[str, Any] = Field(description="提交的调查内容（按权限脱敏） the upload, masked as allowed")
+    history: list[SurveyEventOut]
+    replayed: bool = Field(False, description="重复提交，未做任何更改 a repeated upload that changed nothing")
+    status_changes: list[StatusChangeOut] = Field(default_factory=list,
+                                                  description="确认引起的状态变化 status changes the confirmation made")
+
+
+class SurveyPageOut(BaseModel):
+    items: list[SurveyOut]
+    total: int
+    skip: int
+    limit: int
+
+
+# --- review ---------------------------------------------------------------------------------
+
+class ImpactOut(BaseModel):
+    changes_status: bool | None = Field(description="判定为同一人是否会改变状态 would a match change a status "
+                                                    "(null for a conflict: known once split)")
+    score: int = Field(description="2 影响调查对象 / 1 影响其他状态 / 0 无 — the queue's first sort key")
+    status_l: str | None
+    status_r: str | None
+    merged_status: str | None = Field(None, description="合并后的状态（详情中精确计算） status after a merge")
+
+
+class ReviewItemOut(BaseModel):
+    item_id: str = Field(description="条目编号（用于 GET/POST /v1/review/{item}） the item id")
+    kind: Literal["pair", "conflict"]
+    match_probability: float | None
+    record_key_l: str | None
+    record_key_r: str | None
+    person_id_l: str | None
+    person_id_r: str | None
+    name_l: str | None
+    name_r: str | None
+    impact: ImpactOut
+    reason: str | None = None
+
+
+class ReviewQueueOut(BaseModel):
+    items: list[ReviewItemOut]
+    total: int
+    skip: int
+    limit: int
+
+
+class ReviewDetailOut(BaseModel):
+    item: ReviewItemOut
+    explanation: ExplanationOut | None
+    persons: list[PersonDetailOut]
+    suggested_pairs: list[list[str]] = Field(
+        default_factory=list, description="冲突条目：可判定的记录对 record pairs to decide on for a conflict")
+
+
+class DecisionIn(_In):
+    """A steward's decision; for a conflict name the two records (from suggested_pairs)."""
+
+    decision: Literal["match", "not_match", "unsure"] = Field(description="match 同一人 / not_match 非同一人 / unsure 不确定")
+    note: str = Field("", max_length=1000, pattern=TEXT, description="说明 note")
+    record_key_l: str | None = Field(None, max_length=200, pattern=TEXT)
+    record_key_r: str | None = Field(None, max_length=200, pattern=TEXT)
+
+
+class DecisionOut(BaseModel):
+    item_id: str
+    decision: str
+    record_key_l: str
+    record_key_r: str
+    status_changes: list[StatusChangeOut]
+    seconds: float
+
+
+# --- stats, queries, health, audit -----------------------------------------------------------
+
+class StatsOut(BaseModel):
+    month: str
+    run_id: str
+    as_of: dt.date
+    previous_run_id: str | None
+    definitions: list[str]
+    districts: list[dict[str, Any]]
+    streets: list[dict[str, Any]]
+    ranking: list[dict[str, Any]]
+
+
+class QueryParamOut(BaseModel):
+    name: str
+    kind: str
+    default: str | int | float
+    description: str
+
+
+class QueryInfoOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    params: list[QueryParamOut]
+
+
+class QueryResultOut(BaseModel):
+    name: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    masked: bool
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    store: str
+    run_id: str
+    as_of: dt.date
+    state_records: int
+    pending_changes: int = Field(description="尚未写回匹配状态的变更数 changes not yet saved to the resolver state")
+    last_flush: str | None
+    uptime_s: float
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    at: str
+    request_id: str
+    user: str | None
+    role: str | None
+    district: str | None
+    method: str
+    endpoint: str
+    path: str
+    status: int
+    persons: list[str]
+    detail: dict[str, Any]

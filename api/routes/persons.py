@@ -1,0 +1,53 @@
+"""GET /v1/persons/{person_id} and GET /v1/persons?id_number=…: profile, records by source, status with provenance."""
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import AuditDep, CallerDep, ServicesDep
+from api.errors import ApiError
+from api.models import ErrorOut, PersonDetailOut, PersonSearchOut
+from api.present import detail_out, person_out, person_place
+from resolver.standardise.id_number import standardise_id_number
+
+router = APIRouter(prefix="/v1", tags=["persons 人员"])
+PERSON_ID = r"^P[0-9a-f]{12}(-[0-9]+)?$"
+
+
+@router.get("/persons/{person_id}", response_model=PersonDetailOut,
+            responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+            summary="人员全景：档案、各部门记录、参保状态及依据 a person's profile, records and status")
+def get_person(person_id: Annotated[str, Path(pattern=PERSON_ID, description="人员编号, e.g. P0027f3185588")],
+               caller: CallerDep, services: ServicesDep, note: AuditDep) -> PersonDetailOut:
+    view = services.engine.person_360(person_id)
+    if view is None:
+        raise ApiError(404, f"没有人员 {person_id} (no such person) — 用 POST /v1/resolve 或 "
+                            "GET /v1/persons?id_number= 查找 (find persons by resolve or ID number)")
+    derived = services.engine.derived_profile(view) if not view.person.name else None
+    district, street = person_place(view, derived)
+    if not caller.covers(district, street):
+        raise ApiError(403, f"人员 {person_id} 不在您的辖区 (person outside your district {caller.district}); "
+                            "如需跨区核查，请联系数据管理员 (ask a steward for cross-district checks)")
+    note.saw([person_id])
+    return detail_out(view, caller, services.labels, derived)
+
+
+@router.get("/persons", response_model=PersonSearchOut, responses={422: {"model": ErrorOut}},
+            summary="按身份证号查找人员 persons holding an ID number")
+def find_persons(id_number: Annotated[str, Query(min_length=15, max_length=30, pattern=r"^[0-9Xx\- ]+$",
+                                                 description="公民身份号码 (15 or 18 digits)")],
+                 caller: CallerDep, services: ServicesDep, note: AuditDep) -> PersonSearchOut:
+    """More than one person for a number means a split a steward should look at. Persons outside a
+    district role's area are counted in ``hidden``, not shown."""
+    parsed = standardise_id_number(id_number)
+    if parsed.status not in ("valid", "converted_15"):
+        raise ApiError(422, "请求数据有误 (invalid request data)", fields=[{
+            "field": "id_number", "message": "公民身份号码无效（校验位或格式错误） (ID number fails GB 11643: check digit "
+                                             "or format) — 请核对 (check it)"}])
+    views = services.engine.persons_by_id_number(parsed.number or "")
+    shown = [v for v in views if caller.covers(v.district_code, v.street)]
+    note.saw(v.person_id for v in shown)
+    note.detail["hidden"] = len(views) - len(shown)
+    return PersonSearchOut(items=[person_out(v, caller, services.labels) for v in shown],
+                           hidden=len(views) - len(shown))
