@@ -41,7 +41,7 @@ from resolver.errors import InputError
 from resolver.ingest import ingest_folder
 from resolver.mapping import SourceMapping
 from resolver.matching_config import MatchingConfig
-from resolver.pipeline import build_persons
+from resolver.pipeline import DECISION_CONSTRAINTS, build_persons, steward_constraints
 from resolver.resolve import LINK_COLUMNS, accepted_mask, match_columns, resolve_incremental, resolve_one
 from resolver.schema import CANONICAL_COLUMNS, TRUSTED_ID_STATUSES
 from resolver.standardise.address import parse_addresses
@@ -54,8 +54,6 @@ from resolver.standardise.unique import clean_text
 from resolver.state import ResolverState
 
 SURVEY_SOURCE = "survey"
-# Steward decisions in the graph → clusterer constraints ('unsure' constrains nothing).
-DECISION_CONSTRAINTS = {"match": "must_link", "not_match": "cannot_link"}
 # Marker status of a person whose records a steward merged into another person until the
 # next `canbao run` removes the node (the graph offers no person delete to the API).
 MERGED_STATUS = "MERGED"
@@ -179,27 +177,6 @@ def fragment_record(fields: Mapping[str, str | None], record_key: str = "fragmen
 
 
 # ---------------------------------------------------------------- steward decisions
-
-def steward_constraints(decisions: pd.DataFrame) -> pd.DataFrame:
-    """The clusterer's must/cannot-links from the graph's decisions: per record pair the latest decision wins.
-
-    Decisions are history (a steward may change their mind); 'unsure' and superseded
-    ones constrain nothing.
-    """
-    columns = ["record_key_l", "record_key_r", "decision"]
-    if decisions.empty:
-        return pd.DataFrame(columns=columns)
-    ordered = decisions.assign(
-        _a=np.minimum(decisions["record_key_l"], decisions["record_key_r"]),
-        _b=np.maximum(decisions["record_key_l"], decisions["record_key_r"]),
-    ).sort_values("decided_at", kind="stable")
-    latest = ordered.drop_duplicates(["_a", "_b"], keep="last")
-    wanted = latest[latest["decision"].isin(DECISION_CONSTRAINTS)]
-    return pd.DataFrame({
-        "record_key_l": wanted["record_key_l"].to_numpy(),
-        "record_key_r": wanted["record_key_r"].to_numpy(),
-        "decision": wanted["decision"].map(DECISION_CONSTRAINTS).to_numpy(),
-    }, columns=columns)
 
 
 # ---------------------------------------------------------------- the live state

@@ -129,13 +129,26 @@ def build_persons(records: pd.DataFrame, as_of: dt.date, conflicts: dict[str, st
     return persons.reset_index()
 
 
-def _steward_constraints(decisions: pd.DataFrame) -> pd.DataFrame:
-    wanted = decisions[decisions["decision"].isin(DECISION_CONSTRAINTS)]
+def steward_constraints(decisions: pd.DataFrame) -> pd.DataFrame:
+    """The clusterer's must/cannot-links from the graph's decisions: per record pair the latest decision wins.
+
+    Decisions are history (a steward may change their mind); 'unsure' and superseded
+    ones constrain nothing.
+    """
+    columns = ["record_key_l", "record_key_r", "decision"]
+    if decisions.empty:
+        return pd.DataFrame(columns=columns)
+    ordered = decisions.assign(
+        _a=np.minimum(decisions["record_key_l"], decisions["record_key_r"]),
+        _b=np.maximum(decisions["record_key_l"], decisions["record_key_r"]),
+    ).sort_values("decided_at", kind="stable")
+    latest = ordered.drop_duplicates(["_a", "_b"], keep="last")
+    wanted = latest[latest["decision"].isin(DECISION_CONSTRAINTS)]
     return pd.DataFrame({
         "record_key_l": wanted["record_key_l"].to_numpy(),
         "record_key_r": wanted["record_key_r"].to_numpy(),
         "decision": wanted["decision"].map(DECISION_CONSTRAINTS).to_numpy(),
-    })
+    }, columns=columns)
 
 
 def _linked_records(records: pd.DataFrame, resolution: Resolution) -> pd.DataFrame:
@@ -181,7 +194,7 @@ def run_pipeline(
 
     with open_store(layout.graph_spec) as graph_store:
         decisions = graph_store.decisions()
-        constraints = _steward_constraints(decisions)
+        constraints = steward_constraints(decisions)
         incremental = has_state(layout.state_dir) and layout.records_file.exists()
         if incremental:
             state = load_state(layout.state_dir)
