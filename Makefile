@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 AS_OF  ?= 2026-11-28
 
-.PHONY: setup demo test clean-demo
+.PHONY: setup demo test clean-demo browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,21 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(STAMP)
 
+# Debian's Chromium and ChromeDriver for the review page's browser tests (root or sudo needed
+# once; skipped when already installed).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; }
+
 # The main job on the embedded default: ingest the committed sample, resolve, derive
 # statuses, write the graph, and print the status summary per district.
 demo: $(STAMP)
 	rm -rf runs/demo
 	$(BIN)/canbao run --input data/samples --store runs/demo --as-of $(AS_OF)
 
-test: $(STAMP) node_modules/.installed
+test: $(STAMP) node_modules/.installed browser
 	$(BIN)/pytest
 
 clean-demo:

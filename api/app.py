@@ -18,7 +18,7 @@ from api.engine import Engine
 from api.errors import install
 from api.limits import BodyLimitMiddleware
 from api.models import ErrorOut
-from api.routes import ROUTERS
+from api.routes import ROUTERS, review_page
 from api.security import Users
 from api.settings import ApiSettings
 from api.surveys import SurveyBook
@@ -71,6 +71,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(review_page.router)   # the stewards' page at /review (static files, not in /docs)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware, log_of=_audit_log)
     return app
