@@ -35,6 +35,8 @@ _ARROW_TYPES = {
     "STRING": pa.string(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
     "INT64": pa.int64(), "BOOLEAN": pa.bool_(), "STRING[]": pa.list_(pa.string()),
 }
+# Rows turned into Arrow and COPY'd at a time: the Arrow copy of a city's records (GBs) is never whole.
+COPY_CHUNK_ROWS = 500_000
 CURRENT = "CURRENT"
 SNAPSHOTS = "snapshots"
 DB_FILE = "graph.lbug"
@@ -237,17 +239,22 @@ class EmbeddedStore(GraphStore):
             self._execute(conn, ddl, {}, operation)
         for label in list(frames.nodes):
             frame = frames.nodes.pop(label)  # released once copied: a city's records are large
-            if len(frame):
-                table = arrow_table(frame, NODE_PROPERTIES[label])
-                del frame
-                self._execute(conn, f"COPY {label} FROM $frame", {"frame": table}, f"{operation}/COPY {label}")
-                del table
+            self._copy_frame(conn, frame, NODE_PROPERTIES[label], f"COPY {label} FROM $frame",
+                             f"{operation}/COPY {label}")
+            del frame
         for name in list(frames.rels):
             frame = frames.rels.pop(name)
-            if not len(frame):
-                continue
             rel, src, dst = rel_frame_endpoints(name)
-            table = arrow_table(frame, {"from": "STRING", "to": "STRING", **REL_PROPERTIES[rel]})
             pair = f" (from='{src}', to='{dst}')" if ":" in name else ""
-            self._execute(conn, f"COPY {rel} FROM $frame{pair}", {"frame": table}, f"{operation}/COPY {name}")
+            self._copy_frame(conn, frame, {"from": "STRING", "to": "STRING", **REL_PROPERTIES[rel]},
+                             f"COPY {rel} FROM $frame{pair}", f"{operation}/COPY {name}")
+            del frame
+
+    def _copy_frame(self, conn: Any, frame: pd.DataFrame, types: dict[str, str], statement: str,
+                    operation: str) -> None:
+        """COPY a frame in slices of COPY_CHUNK_ROWS rows, each turned into Arrow just before it is copied."""
+        for start in range(0, len(frame), COPY_CHUNK_ROWS):
+            table = arrow_table(frame.iloc[start:start + COPY_CHUNK_ROWS], types)
+            self._execute(conn, statement, {"frame": table}, operation)
+            del table
 

@@ -191,9 +191,10 @@ def check_run_data(run: RunData) -> None:
         if missing:
             problems.append(f"RunData.{frame_name} 缺少列 (missing columns): {', '.join(missing)}")
     if not problems:
-        orphans = set(run.records["person_id"].dropna()) - set(run.persons["person_id"])
-        if orphans:
-            problems.append(f"RunData.records 指向不存在的 person_id (unknown persons): {sorted(orphans)[:5]}")
+        linked = run.records["person_id"]
+        orphans = linked[linked.notna() & ~linked.isin(run.persons["person_id"])]   # hashed, not Python sets
+        if len(orphans):
+            problems.append(f"RunData.records 指向不存在的 person_id (unknown persons): {sorted(set(orphans))[:5]}")
         if run.records["person_id"].isna().any():
             problems.append("RunData.records.person_id 有空值 (every record must be linked, singletons too)")
         bad = set(run.decisions["decision"].dropna()) - DECISIONS
@@ -244,8 +245,10 @@ def typed_frame(frame: pd.DataFrame, properties: dict[str, str]) -> pd.DataFrame
     Absent properties stay absent (writers store them as null) so a wide, sparse record
     frame is not padded with millions of empty cells.
     """
-    columns = {name: _as_type(frame[name], kind) for name, kind in properties.items() if name in frame.columns}
-    return pd.DataFrame(columns, index=frame.index).reset_index(drop=True)
+    columns = {name: _as_type(frame[name], kind).array for name, kind in properties.items()
+               if name in frame.columns}
+    # copy=False keeps one block per column: no 2-D copy of a city's record frame (writers only read it).
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)), copy=False)
 
 
 def _key_text(*parts: pd.Series) -> pd.Series:
@@ -396,12 +399,19 @@ def _households(person_ids: pd.Series, addresses: pd.DataFrame, phones: pd.DataF
     return members[["person_id", "household_id"]]
 
 
+def _with_run_id(frame: pd.DataFrame, properties: dict[str, str], run_id: str) -> pd.DataFrame:
+    """typed_frame plus the run id (the last declared property), without copying the input frame first."""
+    typed = typed_frame(frame, {k: v for k, v in properties.items() if k != "run_id"})
+    typed["run_id"] = run_id
+    return typed
+
+
 def _records_frame(records: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    return typed_frame(records.assign(run_id=run_id), RECORD_PROPERTIES)
+    return _with_run_id(records, RECORD_PROPERTIES, run_id)
 
 
 def _persons_frame(persons: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    return typed_frame(persons.assign(run_id=run_id), NODE_PROPERTIES["Person"])
+    return _with_run_id(persons, NODE_PROPERTIES["Person"], run_id)
 
 
 def run_frame(runs: list[RunInfo], landed_at: datetime) -> pd.DataFrame:

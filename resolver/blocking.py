@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from resolver.compare import SMALL_FRAME, address_keys, clean_text, effective_birth_date
 from resolver.matching_config import (
@@ -48,8 +50,11 @@ def trusted_mask(records: pd.DataFrame) -> np.ndarray:
 def _single_field(records: pd.DataFrame, name: str) -> pd.Series:
     if name == "birth_date":
         birth = effective_birth_date(records)
-        number = birth.dt.year * 10000 + birth.dt.month * 100 + birth.dt.day
-        return number.astype("Int64").astype(str).astype(object).where(birth.notna(), None)
+        known = birth.notna().to_numpy()
+        number = (birth.dt.year * 10000 + birth.dt.month * 100 + birth.dt.day).fillna(0).to_numpy(np.int64)
+        # YYYYMMDD as text, formatted by Arrow in C++ (pandas formats each integer in Python).
+        text = pc.cast(pa.array(number, mask=~known), pa.string())
+        return pd.Series(text.to_numpy(zero_copy_only=False), index=records.index, dtype=object)
     if name == "employer":
         return clean_text(records["employer_name"]) if "employer_name" in records.columns else pd.Series(
             None, index=records.index, dtype=object)

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -152,6 +154,31 @@ def cluster_nodes(
     )
 
 
+def text_rank(values: np.ndarray) -> np.ndarray:
+    """Dense rank (0, 1, …) of each string in code-point order, -1 for nulls.
+
+    Arrow sorts the UTF-8 bytes in C++, and UTF-8 byte order is code-point order, so this
+    orders exactly as Python's ``<`` on str does; pandas' ``min`` over object strings is a
+    Python loop that costs seconds per million records.
+    """
+    array = pa.array(values, type=pa.string(), from_pandas=True)
+    rank = pc.rank(array, sort_keys="ascending", tiebreaker="dense")   # nulls rank last
+    out = rank.to_numpy().astype(np.int64) - 1
+    if array.null_count:
+        out[array.is_null().to_numpy(zero_copy_only=False)] = -1
+    return out
+
+
+def smallest_text(groups: np.ndarray, values: np.ndarray) -> pd.Series:
+    """The smallest non-null string of each group (index: group label, sorted), by text_rank."""
+    rank = text_rank(values)
+    present = rank >= 0
+    best = pd.Series(rank[present]).groupby(groups[present]).min()
+    by_rank = np.empty(int(rank.max()) + 1 if present.any() else 0, dtype=object)
+    by_rank[rank[present]] = values[present]
+    return pd.Series(by_rank[best.to_numpy()], index=best.index, dtype=object)
+
+
 def _hash_id(anchor: str) -> str:
     return "P" + hashlib.blake2b(anchor.encode("utf-8"), digest_size=6).hexdigest()
 
@@ -180,16 +207,39 @@ def assign_person_ids(
                 chosen[row.cluster] = row.previous
                 taken.add(row.previous)
         taken |= set(previous.dropna().unique().tolist())
-    rest = frame[~frame["cluster"].isin(chosen)]
+    rest = frame[~frame["cluster"].isin(chosen)] if chosen else frame
     if len(rest):
-        by_id = rest.dropna(subset=["trusted_id"]).groupby("cluster")["trusted_id"].min()
-        by_key = rest.groupby("cluster")["record_key"].min()
+        clusters = rest["cluster"].to_numpy()
+        by_id = smallest_text(clusters, rest["trusted_id"].to_numpy(dtype=object))
+        by_key = smallest_text(clusters, rest["record_key"].to_numpy(dtype=object))
         anchors = ("id:" + by_id).reindex(by_key.index).fillna("rec:" + by_key)
-        for cluster_label, anchor in anchors.sort_values().items():
-            candidate, n = _hash_id(anchor), 1
-            while candidate in taken:
-                n += 1
-                candidate = f"{_hash_id(anchor)}-{n}"
-            chosen[cluster_label] = candidate
-            taken.add(candidate)
-    return frame["cluster"].map(chosen).to_numpy(dtype=object)
+        anchors = anchors.iloc[np.argsort(text_rank(anchors.to_numpy(dtype=object)), kind="stable")]
+        chosen.update(_hashed_ids(anchors, taken))
+    if not chosen:
+        return np.zeros(0, dtype=object)
+    labels = np.fromiter(chosen.keys(), dtype=np.int64, count=len(chosen))
+    ids = np.array(list(chosen.values()), dtype=object)
+    order = np.argsort(labels)
+    return ids[order][np.searchsorted(labels[order], frame["cluster"].to_numpy())]
+
+
+def _hashed_ids(anchors: pd.Series, taken: set[str]) -> dict[int, str]:
+    """cluster → "P" + hash of its anchor, in anchor order; a suffix "-2", "-3" … avoids ids in use.
+
+    Hashes are computed in one pass; only anchors whose hash is already taken (or repeats an
+    earlier anchor's) go through the suffix loop, in the same order as one loop over all would.
+    """
+    hashes = np.array([_hash_id(anchor) for anchor in anchors.to_numpy()], dtype=object)
+    clash = pd.Series(hashes).duplicated().to_numpy()
+    if taken:
+        clash |= np.isin(hashes, np.array(list(taken), dtype=object))
+    out = dict(zip(anchors.index[~clash].tolist(), hashes[~clash].tolist()))
+    used = taken | set(out.values())
+    for cluster_label, plain in zip(anchors.index[clash].tolist(), hashes[clash].tolist()):
+        candidate, n = plain, 1
+        while candidate in used:
+            n += 1
+            candidate = f"{plain}-{n}"
+        out[cluster_label] = candidate
+        used.add(candidate)
+    return out

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
@@ -68,9 +70,24 @@ def clean_text(values: pd.Series) -> pd.Series:
     """Strings stripped, with empty strings and nulls as None (object dtype)."""
     if len(values) <= SMALL_FRAME:
         return pd.Series([_clean_value(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype=object)
-    text = values.astype("string[pyarrow]").str.strip()
-    present = (text.notna() & (text != "")).to_numpy(dtype=bool, na_value=False)
-    return text.astype(object).where(present, None)
+    return pd.Series(_text_array(values).to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+
+
+def _text_array(values: pd.Series) -> pa.Array:
+    """clean_text as an Arrow string array (nulls for blanks): the city-sized path.
+
+    Columns of str convert to Arrow in C++ (pandas' ``astype("string")`` checks each value
+    in Python); anything else goes through pandas' string dtype. The strip is Arrow's
+    utf8_trim_whitespace, which is what pandas' ``.str.strip`` runs on Arrow strings.
+    """
+    try:
+        array = pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        array = pa.array(values.astype("string[pyarrow]")).cast(pa.string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    trimmed = pc.utf8_trim_whitespace(array)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
 def _codes(values: pd.Series) -> np.ndarray:
@@ -115,18 +132,26 @@ def address_keys(records: pd.DataFrame, role: str) -> pd.DataFrame:
     """
     names = ("district_code", "street", "community", "road", "number", "building", "unit", "room")
     columns = ["district", "street", "community", "building", "room"]
-    parts = [clean_text(_column(records, f"{role}_{name}")) for name in names]
     if len(records) <= SMALL_FRAME:
+        parts = [clean_text(_column(records, f"{role}_{name}")) for name in names]
         rows = [_address_key_row(*values) for values in zip(*(p.to_numpy() for p in parts))]
         return pd.DataFrame(rows, index=records.index, columns=columns, dtype=object)
-    district, street, community, road, number, building, unit, room = (p.astype("string[pyarrow]") for p in parts)
-    keys = pd.DataFrame(index=records.index)
-    keys["district"] = district
-    keys["street"] = district + "|" + street
-    keys["community"] = district + "|" + community.fillna(road)
-    keys["building"] = keys["community"] + "|" + building.fillna(road + "#" + number)
-    keys["room"] = keys["building"] + "|" + unit.fillna("") + "-" + room
-    return keys.astype(object).where(keys.notna(), None)
+    keys = _address_key_arrays(*(_text_array(_column(records, f"{role}_{name}")) for name in names))
+    return pd.DataFrame({column: keys[column].to_numpy(zero_copy_only=False) for column in columns},
+                        index=records.index, dtype=object)
+
+
+def _address_key_arrays(district: pa.Array, street: pa.Array, community: pa.Array, road: pa.Array,
+                        number: pa.Array, building: pa.Array, unit: pa.Array, room: pa.Array) -> dict[str, pa.Array]:
+    """address_keys' five keys joined in Arrow (a null part makes its key and the finer ones null)."""
+    def join(*parts: pa.Array, sep: str = "|") -> pa.Array:
+        return pc.binary_join_element_wise(*parts, sep)   # null when any part is null
+
+    keys = {"district": district, "street": join(district, street),
+            "community": join(district, pc.coalesce(community, road))}
+    keys["building"] = join(keys["community"], pc.coalesce(building, join(road, number, sep="#")))
+    keys["room"] = join(keys["building"], join(pc.coalesce(unit, pa.scalar("", pa.string())), room, sep="-"))
+    return keys
 
 
 def prepare_features(records: pd.DataFrame) -> Features:
@@ -285,11 +310,27 @@ def compare_gender(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarr
     return level
 
 
+def _any_shared(codes_l: np.ndarray, codes_r: np.ndarray) -> np.ndarray:
+    """Per pair (row): whether some known code on the left equals some code on the right.
+
+    Column by column in 1-D (a few slots each side), which is several times faster than
+    broadcasting to (pairs, slots, slots) and reducing over two axes.
+    """
+    shared = np.zeros(len(codes_l), dtype=bool)
+    for i in range(codes_l.shape[1]):
+        code = codes_l[:, i]
+        hit = code == codes_r[:, 0]
+        for j in range(1, codes_r.shape[1]):
+            hit |= code == codes_r[:, j]
+        shared |= hit & (code >= 0)
+    return shared
+
+
 def compare_phone(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     p_l, p_r = f.phones[left], f.phones[right]
     level = np.full(len(left), NULL, dtype=np.int8)
     both = (p_l[:, 0] >= 0) & (p_r[:, 0] >= 0)
-    shared = ((p_l[:, :, None] == p_r[:, None, :]) & (p_l[:, :, None] >= 0)).any(axis=(1, 2))
+    shared = _any_shared(p_l, p_r)
     level[both] = np.where(shared[both], 0, 1)
     return level
 
@@ -301,8 +342,7 @@ def compare_address(f: Features, left: np.ndarray, right: np.ndarray) -> np.ndar
     level[known_l & known_r] = len(ADDRESS_LEVEL_PARTS)
     # Any role against any role; the best (smallest) level wins. Check worst first so better overwrites.
     for part in reversed(range(len(ADDRESS_LEVEL_PARTS))):
-        agree = ((a_l[:, :, None, part] == a_r[:, None, :, part]) & (a_l[:, :, None, part] >= 0)).any(axis=(1, 2))
-        level[agree] = part
+        level[_any_shared(a_l[:, :, part], a_r[:, :, part])] = part
     return level
 
 

@@ -28,12 +28,17 @@ from resolver.state import has_state, load_state, save_state
 from resolver.status import STATUS_ORDER, assign_statuses
 
 Progress = Callable[[str], None]
+# Called with a stage's name as it ends: "ingest", "resolve.<sub-stage>", "status", "graph", "save".
+StageHook = Callable[[str], None]
 
 # Which record speaks for the person's name and identity: the police register first.
 SOURCE_AUTHORITY: tuple[str, ...] = (
     "police_resident", "police_permit", "si_enrolment", "hr_labour", "housing_fund", "tax_iit",
     "edu_student", "civil_assistance", "national_insured", "prison_inmate", "civil_funeral", "hr_foreign", "survey",
 )
+# What _linked_records adds to each canonical record, as graph.model.RECORD_LINK_COLUMNS (not kept in
+# records.parquet; graph is imported lazily, so the names are repeated here).
+RECORD_LINK_COLUMNS = ("person_id", "match_probability", "link_method")
 # Steward decisions in the graph → constraints for the clusterer.
 DECISION_CONSTRAINTS = {"match": "must_link", "not_match": "cannot_link"}
 
@@ -101,7 +106,9 @@ def person_profiles(records: pd.DataFrame) -> pd.DataFrame:
     """Name, ID number, gender and birth date of each person, from its most authoritative record."""
     authority = {source: rank for rank, source in enumerate(SOURCE_AUTHORITY)}
     trusted = records["id_status"].isin(["valid", "converted_15"])
-    ordered = records.assign(
+    # Only the columns read here are sorted: a city's record frame is never copied whole.
+    read = ["person_id", "period", "id_number", "name", "id_gender", "gender", "id_birth_date", "birth_date"]
+    ordered = pd.DataFrame({column: records[column] for column in read}).assign(
         _trusted=~trusted, _authority=records["source"].map(authority).fillna(len(authority))
     ).sort_values(["person_id", "_trusted", "_authority", "period"], ascending=[True, True, True, False],
                   kind="stable")
@@ -129,6 +136,22 @@ def build_persons(records: pd.DataFrame, as_of: dt.date, conflicts: dict[str, st
     return persons.reset_index()
 
 
+PARQUET_CHUNK_ROWS = 500_000   # rows turned into Arrow at a time when writing a city's records
+
+
+def _write_parquet(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
+    """Write some columns of a frame to parquet in row slices, never holding the whole table as Arrow."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    view = pd.DataFrame({c: frame[c].array for c in columns}, index=pd.RangeIndex(len(frame)), copy=False)
+    schema = pa.Schema.from_pandas(view, preserve_index=False)   # types from every row, as to_parquet does
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, max(len(view), 1), PARQUET_CHUNK_ROWS):
+            part = view.iloc[start:start + PARQUET_CHUNK_ROWS]
+            writer.write_table(pa.Table.from_pandas(part, preserve_index=False, schema=schema))
+
+
 def steward_constraints(decisions: pd.DataFrame) -> pd.DataFrame:
     """The clusterer's must/cannot-links from the graph's decisions: per record pair the latest decision wins.
 
@@ -153,7 +176,7 @@ def steward_constraints(decisions: pd.DataFrame) -> pd.DataFrame:
 
 def _linked_records(records: pd.DataFrame, resolution: Resolution) -> pd.DataFrame:
     links = resolution.links.set_index("record_key")
-    linked = records.copy()
+    linked = records.copy(deep=False)   # new columns only; the city's record columns are shared, not copied
     linked["person_id"] = links["person_id"].reindex(linked["record_key"]).to_numpy()
     linked["match_probability"] = links["match_probability"].reindex(linked["record_key"]).to_numpy()
     linked["link_method"] = links["method"].reindex(linked["record_key"]).to_numpy()
@@ -174,11 +197,17 @@ def run_pipeline(
     matching: MatchingConfig | None = None,
     work_dir: Path | None = None,
     progress: Progress | None = None,
+    on_stage: StageHook | None = None,
 ) -> RunOutcome:
-    """Ingest ``input_dir`` into ``store``, resolving against what the store already holds."""
+    """Ingest ``input_dir`` into ``store``, resolving against what the store already holds.
+
+    ``on_stage(name)`` is called as each stage ends, so a benchmark (bench/city.py) can take
+    wall time and peak memory per stage without parsing progress messages.
+    """
     from graph import RunData, RunInfo, open_store
 
     say = progress or (lambda message: None)
+    stage_done = on_stage or (lambda name: None)
     layout = StoreLayout.for_store(store, work_dir)
     layout.work_dir.mkdir(parents=True, exist_ok=True)
     started_at = dt.datetime.now(dt.timezone.utc)
@@ -188,9 +217,11 @@ def run_pipeline(
     ingest = ingest_folder(Path(input_dir), mappings, progress=say)
     say(f"读入 ingested: {ingest.rows_in} 行 rows → {len(ingest.records)} 条记录 records, "
         f"{len(ingest.rejected)} 行拒收 rejected")
+    stage_done("ingest")
 
     def stage(name: str, counts: dict) -> None:
         say(f"{name}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+        stage_done(f"resolve.{name}")
 
     with open_store(layout.graph_spec) as graph_store:
         decisions = graph_store.decisions()
@@ -213,6 +244,7 @@ def run_pipeline(
         linked = _linked_records(records, resolution)
         persons = build_persons(linked, as_of, resolution.flagged_conflicts)
         say(f"状态 statuses: {len(persons)} 人 persons")
+        stage_done("status")
         run_info = RunInfo(
             run_id=run_id,
             as_of=as_of,
@@ -230,9 +262,10 @@ def run_pipeline(
             run=run_info,
         ))
         say(f"图已写入 graph written: {layout.graph_spec}")
+        stage_done("graph")
 
     save_state(resolution.state(state_records), layout.state_dir)
-    linked.drop(columns=["person_id", "match_probability", "link_method"]).to_parquet(layout.records_file, index=False)
+    _write_parquet(linked, [c for c in linked.columns if c not in RECORD_LINK_COLUMNS], layout.records_file)
     rejected.to_parquet(layout.rejected_file, index=False)
     persons.to_parquet(layout.persons_file, index=False)
     run_dir = layout.run_dir(run_id)
@@ -241,6 +274,7 @@ def run_pipeline(
     record_run(layout, RunEntry(run_id=run_id, as_of=as_of, started_at=started_at,
                                 finished_at=dt.datetime.now(dt.timezone.utc), persons=len(persons),
                                 incremental=incremental), persons)
+    stage_done("save")
     return RunOutcome(run_id=run_id, as_of=as_of, ingest=ingest, resolution=resolution, records=linked,
                       persons=persons, rejected=rejected, incremental=incremental)
 

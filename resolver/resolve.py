@@ -25,7 +25,7 @@ from resolver.blocking import (
     trusted_mask,
     typo_variants,
 )
-from resolver.cluster import assign_person_ids, cluster_nodes
+from resolver.cluster import assign_person_ids, cluster_nodes, text_rank
 from resolver.compare import MATCH_COLUMNS, Features, clean_text, compare_pairs, prepare_features
 from resolver.explain import explanation_json
 from resolver.matching_config import NEIGHBOURHOOD_FIELD, SAME_ID_BLOCK, BlockingRule, MatchingConfig
@@ -93,8 +93,14 @@ class _Stages:
 
 
 def match_columns(records: pd.DataFrame) -> pd.DataFrame:
-    """The matching columns of canonical records (absent ones as nulls), index reset."""
-    return records.reindex(columns=list(MATCH_COLUMNS)).reset_index(drop=True)
+    """The matching columns of canonical records (absent ones as nulls), index reset (one copy, not two)."""
+    columns = records.reindex(columns=list(MATCH_COLUMNS))
+    return columns if _positional(columns) else columns.reset_index(drop=True)
+
+
+def _positional(frame: pd.DataFrame) -> bool:
+    """Whether the frame's index is already 0, 1, 2, … (so reset_index would only copy)."""
+    return isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0 and frame.index.step == 1
 
 
 def _check_records(records: pd.DataFrame) -> pd.DataFrame:
@@ -104,6 +110,8 @@ def _check_records(records: pd.DataFrame) -> pd.DataFrame:
     duplicated = records["record_key"][records["record_key"].duplicated()]
     if len(duplicated):
         raise ValueError(f"record_key must be unique; repeated: {duplicated.head(5).tolist()} — fix the ingestion keys")
+    if _positional(records):
+        return records   # resolution only reads it: no copy of a city's records
     return records.reset_index(drop=True)
 
 
@@ -123,9 +131,16 @@ def node_index(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def _node_rank(node: np.ndarray, record_key: np.ndarray, n_nodes: int) -> np.ndarray:
-    """Rank of each node's smallest record key: a tie-break independent of input order."""
-    smallest = pd.Series(record_key).groupby(node).min().reindex(range(n_nodes))
-    return smallest.rank(method="first").to_numpy(dtype=np.int64)
+    """Rank (1…n_nodes) of each node's smallest record key: a tie-break independent of input order.
+
+    Record keys are unique, so ranking each node's smallest key rank is the same as ranking
+    its smallest key; the keys are ranked once in Arrow (text_rank) instead of min over strings.
+    """
+    smallest = np.full(n_nodes, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(smallest, node, text_rank(record_key))
+    rank = np.empty(n_nodes, dtype=np.int64)
+    rank[np.argsort(smallest, kind="stable")] = np.arange(1, n_nodes + 1)
+    return rank
 
 
 def _score(features: Features, left: np.ndarray, right: np.ndarray, levels: pd.DataFrame,
