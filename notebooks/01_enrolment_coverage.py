@@ -40,37 +40,27 @@
 # notebook is opened from `notebooks/`.
 
 # %%
-import os
-from pathlib import Path
 
 import pandas as pd
 from IPython.display import SVG, display
 
-from graph import open_store
+from canbao.analyst import query as run_named_query, short_label, store_layout
 from resolver.divisions import load_divisions
-from resolver.pipeline import StoreLayout
 from resolver.report import (CHANGE_MEASURES, DISTRICT_HEADERS, STATUS_COLOURS, STATUS_OF_MEASURE, STREET_HEADERS,
                              TOTAL_LABEL, load_monthly_report)
 from resolver.report_charts import bar_chart_svg, stacked_bar_svg
 from resolver.runs import latest_run
 from resolver.status import STATUS_ORDER, status_labels
 
-STORE = os.environ.get("CANBAO_STORE", "runs/demo")
-if "://" not in STORE and not Path(STORE).exists() and Path("..", STORE).exists():
-    STORE = str(Path("..", STORE))
-WORK_DIR = os.environ.get("CANBAO_WORK_DIR")
-layout = StoreLayout.for_store(STORE, Path(WORK_DIR) if WORK_DIR else None)
+layout = store_layout()
 
 
 def query(name: str, **params) -> pd.DataFrame:
-    """Run one named query (graph/queries.py); the store is opened only for the query."""
-    with open_store(layout.graph_spec, must_exist=True) as store:
-        return store.run_query(name, params).to_frame()
+    """Run one named query on this notebook's store."""
+    return run_named_query(layout, name, **params)
 
 
-def short(label: str, width: int = 10) -> str:
-    """A chart label that fits the chart's label column."""
-    return label if len(label) <= width else label[:width - 1] + "…"
+short = short_label
 
 
 LABELS = status_labels()

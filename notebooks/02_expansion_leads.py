@@ -32,40 +32,30 @@
 # ## 1. 打开图谱库 Open the store
 
 # %%
-import os
-from pathlib import Path
 
 import pandas as pd
 from IPython.display import SVG, display
 
-from graph import open_store
+from canbao.analyst import ALL_ROWS, query as run_named_query, short_label, store_layout
 from resolver.divisions import load_divisions
 from resolver.mapping import load_mappings
-from resolver.pipeline import StoreLayout
 from resolver.report_charts import bar_chart_svg
 from resolver.standardise.id_number import mask_id_number
 from resolver.status import status_labels
 
-STORE = os.environ.get("CANBAO_STORE", "runs/demo")
-if "://" not in STORE and not Path(STORE).exists() and Path("..", STORE).exists():
-    STORE = str(Path("..", STORE))
-WORK_DIR = os.environ.get("CANBAO_WORK_DIR")
-layout = StoreLayout.for_store(STORE, Path(WORK_DIR) if WORK_DIR else None)
-ALL = 1_000_000  # the `limit` that returns every row of a list
+layout = store_layout()
+ALL = ALL_ROWS
 LABELS = status_labels()
 DISTRICT_NAMES = {d.code: d.name for d in load_divisions().districts()}
 DEPARTMENTS = {source: mapping.department for source, mapping in load_mappings().items()}
 
 
 def query(name: str, **params) -> pd.DataFrame:
-    """Run one named query (graph/queries.py); the store is opened only for the query."""
-    with open_store(layout.graph_spec, must_exist=True) as store:
-        return store.run_query(name, params).to_frame()
+    """Run one named query on this notebook's store."""
+    return run_named_query(layout, name, **params)
 
 
-def short(label: str, width: int = 10) -> str:
-    """A chart label that fits the chart's label column."""
-    return label if len(label) <= width else label[:width - 1] + "…"
+short = short_label
 
 
 def departments(sources: list[str]) -> str:
