@@ -6,14 +6,17 @@ field count differs from the header is returned as ragged, never dropped.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from resolver.errors import InputError
@@ -73,8 +76,8 @@ def _check_header(header: list[str], path: Path) -> list[str]:
     return header
 
 
-def _read_csv_fast(text: str, header: list[str]) -> pd.DataFrame | None:
-    """pyarrow parse; None when any row is ragged (then the exact slow path takes over)."""
+def _read_csv_fast(utf8: bytes, header: list[str]) -> pd.DataFrame | None:
+    """pyarrow parse of UTF-8 bytes, blank lines dropped; None when any row is ragged (the exact path takes over)."""
     bad_rows: list[object] = []
 
     def on_invalid(row: object) -> str:
@@ -82,7 +85,7 @@ def _read_csv_fast(text: str, header: list[str]) -> pd.DataFrame | None:
         return "skip"
 
     table = pacsv.read_csv(
-        io.BytesIO(text.encode("utf-8")),
+        io.BytesIO(utf8),
         read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 24),
         # Blank lines stay as empty rows so that row i is line i + 2 exactly.
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
@@ -92,8 +95,18 @@ def _read_csv_fast(text: str, header: list[str]) -> pd.DataFrame | None:
     )
     if bad_rows:
         return None
+    lines = np.arange(2, table.num_rows + 2, dtype=np.int64)
+    # Blank lines are not rows: keep rows with at least one non-empty cell (done here, before the
+    # cells become Python strings, rather than by _drop_blank on the frame).
+    filled = None
+    for column in table.columns:
+        non_empty = pc.not_equal(column, "")
+        filled = non_empty if filled is None else pc.or_(filled, non_empty)
+    if filled is not None and table.num_rows and not pc.all(filled).as_py():
+        table = table.filter(filled)
+        lines = lines[np.asarray(filled)]
     frame = table.to_pandas()
-    frame[LINE] = range(2, len(frame) + 2)
+    frame[LINE] = lines
     return frame
 
 
@@ -119,20 +132,27 @@ def _read_csv_exact(text: str, header: list[str]) -> tuple[pd.DataFrame, list[tu
         start = reader.line_num + 1
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame[LINE] = lines
-    return frame, ragged
+    return _drop_blank(frame), ragged
 
 
 def read_csv_file(path: Path) -> RawTable:
     data = path.read_bytes()
     encoding = detect_encoding(data, path)
-    text = data.decode(encoding)
-    first_line = next(csv.reader(io.StringIO(text.split("\n", 1)[0])), [])
+    # The header line alone is decoded here; a newline byte never occurs inside a UTF-8 or GB18030 character.
+    first_line = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode(encoding))), [])
     header = _check_header(first_line, path)
-    frame = _read_csv_fast(text, header)
+    # pyarrow reads UTF-8: the file's own bytes when it is UTF-8, else the text re-encoded.
+    if encoding == "utf-8":
+        utf8 = data
+    elif encoding == "utf-8-sig":
+        utf8 = data[len(codecs.BOM_UTF8):]
+    else:
+        utf8 = data.decode(encoding).encode("utf-8")
+    frame = _read_csv_fast(utf8, header)
     ragged: list[tuple[int, str]] = []
     if frame is None:
-        frame, ragged = _read_csv_exact(text, header)
-    return RawTable(path=path, encoding=encoding, header=header, frame=_drop_blank(frame), ragged=ragged)
+        frame, ragged = _read_csv_exact(data.decode(encoding), header)
+    return RawTable(path=path, encoding=encoding, header=header, frame=frame, ragged=ragged)
 
 
 def _cell_text(value: object) -> str:

@@ -7,9 +7,9 @@ dictionary lookup with a first-character index, longest first, each inside its p
 from __future__ import annotations
 
 import math
-import operator
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from typing import Literal
@@ -17,8 +17,8 @@ from typing import Literal
 import pandas as pd
 
 from resolver.divisions import Divisions, load_divisions
-from resolver.schema import ADDRESS_PARTS, ADDRESS_ROLES, address_columns
-from resolver.standardise.unique import map_unique_records
+from resolver.schema import ADDRESS_ROLES, address_columns
+from resolver.standardise.unique import ParallelMap, map_unique_records
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,10 @@ _HASH_AFTER_DIGIT = re.compile(r"(?<=\d)#")
 _TRADITIONAL = str.maketrans("區鎮鄉號樓門單棟莊橋東縣園裡裏華興濱寧靜薊漢陽內條鄰劃開發後灣",
                              "区镇乡号楼门单栋庄桥东县园里里华兴滨宁静蓟汉阳内条邻划开发后湾")
 
+# Any character one of _normalise's rewrites acts on (dash, '#', whitespace, structural traditional character).
+_NEEDS_REWRITING = re.compile(
+    "[" + re.escape("".join(chr(c) for c in _TRADITIONAL)) + r"#\s" + _DASHES.pattern[1:-1] + "]")
+
 _ROAD = re.compile(
     r"(?P<road>(?:(?![号楼门室])[\u4e00-\u9fff]){1,12}?(?:大街|大道|胡同|路|(?<!街)道|街(?!道)|巷|里))"
     r"(?:(?P<number>\d+(?:-\d+)?)(?:号(?!楼)|(?=\s|$)))?"
@@ -65,6 +69,7 @@ _BUILDING_UNIT_ROOM = re.compile(
     r"(?:(?P<unit>\d+)号?(?:门|单元))?"
     r"(?:(?P<room>\d+)(?P<room_mark>室|号)?)?"
 )
+_DIGIT = re.compile(r"\d")
 _CHINESE_NUMERAL = re.compile(r"[一二三四五六七八九十]{1,3}(?=号楼|栋|幢|座|号?门|单元|室)")
 _DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")}
 
@@ -181,7 +186,10 @@ def _gazetteer() -> _Gazetteer:
 
 def _normalise(raw: str) -> str:
     """NFKC (full-width → half-width), structural traditional characters, one dash, no spaces except between digits."""
-    text = unicodedata.normalize("NFKC", raw).translate(_TRADITIONAL)
+    text = unicodedata.normalize("NFKC", raw)
+    if _NEEDS_REWRITING.search(text) is None:
+        return text  # most addresses: nothing below would change them
+    text = text.translate(_TRADITIONAL)
     text = _HASH_AFTER_DIGIT.sub("号", _DASHES.sub("-", text))
     # 南京路100 3门201: keep one space where it separates two numbers, drop every other space.
     return _SPACE_NOT_BETWEEN_DIGITS.sub("", _SPACE_BETWEEN_DIGITS.sub(" ", text))
@@ -198,6 +206,8 @@ def _chinese_number(match: re.Match[str]) -> str:
 
 def _plain(number: str | None) -> str | None:
     """Digits without leading zeros (0401 → 401); dashed numbers part by part."""
+    if number is not None and number.isascii() and number.isdigit() and number[0] != "0":
+        return number  # already plain: the common case, spared the int round trip
     return None if number is None else "-".join(str(int(part)) for part in number.split("-"))
 
 
@@ -237,6 +247,19 @@ def _names_place_at(text: str, position: int, district_code: str, gazetteer: _Ga
                for table in (scope[district_code].full, scope[district_code].short))
 
 
+def _building_unit_room_matches(tail: str) -> Iterator[re.Match[str]]:
+    """The non-empty matches of _BUILDING_UNIT_ROOM.finditer(tail), without its empty match at every other character.
+
+    Every part of the pattern starts with a digit, so the match is empty exactly where no digit starts:
+    jumping from digit to digit visits the same non-empty matches in the same order.
+    """
+    position = 0
+    while (digit := _DIGIT.search(tail, position)) is not None:
+        match = _BUILDING_UNIT_ROOM.match(tail, digit.start())
+        yield match
+        position = match.end()
+
+
 def _parse_tail(text: str, start: int) -> dict[str, str | None]:
     """Road, number and building/unit/room from the part after the named places."""
     parts: dict[str, str | None] = {}
@@ -253,7 +276,7 @@ def _parse_tail(text: str, start: int) -> dict[str, str | None]:
     if dashed:
         parts.update({k: _plain(v) for k, v in dashed.groupdict().items()})
         return parts
-    for match in _BUILDING_UNIT_ROOM.finditer(tail):
+    for match in _building_unit_room_matches(tail):
         building, unit, room = match.group("building", "unit", "room")
         # A bare number is a room only after a building/unit marker or with 室 (401室).
         if room and not (building or unit or match.group("room_mark") == "室"):
@@ -266,8 +289,17 @@ def _parse_tail(text: str, start: int) -> dict[str, str | None]:
 
 def parse_address(raw: str | None) -> Address:
     """Parse one address; in_tianjin is False for another province/city and None when unplaceable."""
+    return Address(*address_row(raw))
+
+
+def address_row(raw: str | None) -> tuple:
+    """parse_address's fields as a tuple in ADDRESS_PARTS order.
+
+    The bulk path (parse_addresses, and worker processes, which need a module-level function) skips
+    building an Address: at a million distinct addresses the dataclass alone costs seconds.
+    """
     if raw is None or (isinstance(raw, float) and math.isnan(raw)):
-        return Address(address_raw=None, in_tianjin=None)
+        return _row(None, None)
     raw = str(raw)
     text = _normalise(raw)
     gazetteer = _gazetteer()
@@ -275,9 +307,9 @@ def parse_address(raw: str | None) -> Address:
     tianjin_prefix, position = prefix.group("tianjin") is not None, prefix.end()
     district = _locate_district(text, position, tianjin_prefix, gazetteer)
     if district is False:
-        return Address(address_raw=raw, in_tianjin=False)
+        return _row(raw, False)
     if district is None:
-        return Address(address_raw=raw, in_tianjin=True if tianjin_prefix else None, **_parse_tail(text, position))
+        return _row(raw, True if tianjin_prefix else None, tail=_parse_tail(text, position))
 
     code, legacy, position = district
     street = community = None
@@ -292,15 +324,24 @@ def parse_address(raw: str | None) -> Address:
     if found_community:
         (community, community_street), _, position = found_community
         street = street or community_street
-    return Address(address_raw=raw, in_tianjin=True, district_code=code, legacy_district=legacy,
-                   street=street, community=community, **_parse_tail(text, position))
+    return _row(raw, True, code, legacy, street, community, _parse_tail(text, position))
 
 
-_ROW = operator.attrgetter(*ADDRESS_PARTS)
+def _row(raw: str | None, in_tianjin: bool | None, district_code: str | None = None, legacy_district: str | None = None,
+         street: str | None = None, community: str | None = None, tail: dict[str, str | None] | None = None) -> tuple:
+    """The ADDRESS_PARTS tuple; ``tail`` holds what _parse_tail found (road, number, building, unit, room)."""
+    tail = tail or {}
+    return (raw, in_tianjin, district_code, legacy_district, street, community,
+            tail.get("road"), tail.get("number"), tail.get("building"), tail.get("unit"), tail.get("room"))
 
 
-def parse_addresses(raw: pd.Series, role: str) -> pd.DataFrame:
-    """Parse a column of addresses once per distinct text; columns are schema.address_columns(role)."""
+def parse_addresses(raw: pd.Series, role: str, cache: dict | None = None,
+                    parallel: ParallelMap | None = None) -> pd.DataFrame:
+    """Parse a column of addresses once per distinct text; columns are schema.address_columns(role).
+
+    ``cache`` (text → address_row) may be shared by both roles and across calls; ``parallel`` shares the
+    parsing of many new texts with a worker process (resolver/standardise/unique.py).
+    """
     if role not in ADDRESS_ROLES:
         raise ValueError(f"address role {role!r} unknown — use one of {', '.join(ADDRESS_ROLES)} (resolver/schema.py)")
-    return map_unique_records(raw, lambda value: _ROW(parse_address(value)), address_columns(role))
+    return map_unique_records(raw, address_row, address_columns(role), cache, parallel)

@@ -79,11 +79,14 @@ def parse_date(raw: Any) -> date | None:
     return parsed
 
 
-def parse_dates(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Vectorised parse_date: (datetime64[ns] values, error text or None per row); empty → NaT, no error."""
+def parse_dates(raw: pd.Series, cache: dict | None = None) -> tuple[pd.Series, pd.Series]:
+    """Vectorised parse_date: (datetime64[ns] values, error text or None per row); empty → NaT, no error.
+
+    ``cache`` (value → (Timestamp, error)) may be shared across calls on text cells.
+    """
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         raw = raw.astype(object).where(raw.notna(), None)
-    table = map_unique_records(raw, _date_or_error, ["value", "error"])
+    table = map_unique_records(raw, _date_or_error, ["value", "error"], cache)
     return table["value"].astype("datetime64[ns]"), table["error"].astype(object)
 
 
@@ -111,11 +114,11 @@ def parse_period(raw: Any) -> str | None:
     return _period_of_date(text, raw)
 
 
-def parse_periods(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Vectorised parse_period: (``"YYYYMM"`` or None, error text or None) per row."""
+def parse_periods(raw: pd.Series, cache: dict | None = None) -> tuple[pd.Series, pd.Series]:
+    """Vectorised parse_period: (``"YYYYMM"`` or None, error text or None) per row; ``cache`` as parse_dates."""
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         raw = raw.astype(object).where(raw.notna(), None)
-    table = map_unique_records(raw, _period_or_error, ["value", "error"])
+    table = map_unique_records(raw, _period_or_error, ["value", "error"], cache)
     return table["value"].astype(object), table["error"].astype(object)
 
 

@@ -74,6 +74,9 @@ _ID15_RE = r"^[0-9]{15}$"
 # A number that went through an Excel float and then text: 1.20101198001011E+17.
 _SCIENTIFIC_RE = r"^[0-9]\.[0-9]+E\+?[0-9]{2}$"
 
+# id_status of a well-formed 18-digit number, indexed by "check digit wrong" (shared objects, not one str per row).
+_VALID_OR_BAD_CHECK = np.array(["valid", "bad_check_digit"], dtype=object)
+
 # Columns of standardise_id_numbers, named as in resolver/schema.py.
 ID_COLUMNS = ["id_number", "id_status", "id_birth_date", "id_gender", "id_area_code"]
 
@@ -172,8 +175,9 @@ def standardise_id_numbers(raw: pd.Series, cert_type: pd.Series | None = None) -
     numbers take seconds. ``cert_type`` holds CERT_TYPES values or 证件类型 text; null means resident_id.
     """
     n = len(raw)
+    delivered = raw.to_numpy(dtype=object, na_value=None)
     spaceless = pc.utf8_upper(
-        pc.replace_substring_regex(pc.utf8_normalize(_to_arrow_text(raw), "NFKC"), _SPACES_RE2, "")
+        pc.replace_substring_regex(pc.utf8_normalize(_to_arrow_text(delivered), "NFKC"), _SPACES_RE2, "")
     )
     resident_text = _expand_scientific_rows(pc.replace_substring_regex(spaceless, _DASHES_RE2, ""))
     is_resident = _resident_mask(cert_type, n)
@@ -210,15 +214,17 @@ def standardise_id_numbers(raw: pd.Series, cert_type: pd.Series | None = None) -
             status[good] = "converted_15"
             number[good] = _matrix_strings(digits_good)
         else:
-            status[good] = np.where(checks_ok[ok_date], "valid", "bad_check_digit")
+            status[good] = _VALID_OR_BAD_CHECK[(~checks_ok[ok_date]).astype(np.intp)]
         birth[good] = days[ok_date].astype("datetime64[ns]")
         male = (digits_good[:, 16] - ord("0")) % 2 == 1
         truncated = (status[good] == "bad_check_digit") & (digits_good[:, 15:18] == ord("0")).all(axis=1)
         gender[good] = np.where(truncated, None, np.where(male, "M", "F"))
         derived[good] = True
 
-    area = pc.utf8_slice_codeunits(resident_text, 0, 6).to_numpy(zero_copy_only=False)
+    # to_pandas shares one str object per distinct area code (to_numpy would make one per row).
+    area = pc.utf8_slice_codeunits(resident_text, 0, 6).to_pandas().to_numpy(dtype=object)
     area[~derived] = None
+    number = _delivered_when_unchanged(number, delivered)
 
     return pd.DataFrame(dict(zip(ID_COLUMNS, (number, status, birth, gender, area))), index=raw.index)
 
@@ -278,8 +284,9 @@ def identity_disagreements(frame: pd.DataFrame) -> pd.DataFrame:
             + ")",
         }
     )
-    birth = pd.to_datetime(frame["birth_date"]).dt.normalize()
-    id_birth = pd.to_datetime(frame["id_birth_date"]).dt.normalize()
+    # cache=False: a column of dates is already unique enough that pandas' cache check only costs time.
+    birth = pd.to_datetime(frame["birth_date"], cache=False).dt.normalize()
+    id_birth = pd.to_datetime(frame["id_birth_date"], cache=False).dt.normalize()
     birth_rows = birth.notna() & id_birth.notna() & (birth != id_birth)
     birth_issues = pd.DataFrame(
         {
@@ -327,10 +334,15 @@ def _coerce_text(value: Any) -> str | None:
     return str(value)
 
 
-def _to_arrow_text(raw: pd.Series) -> pa.Array:
-    """The column as an Arrow string array (null for missing), coercing numbers the way _coerce_text does."""
-    values = raw.to_numpy(dtype=object, na_value=None)
-    if not all(type(value) is str or value is None for value in values):
+def _delivered_when_unchanged(numbers: np.ndarray, delivered: np.ndarray) -> np.ndarray:
+    """The delivered str object wherever standardising left the number as it was (most rows), so the
+    records keep one copy of each number in memory rather than two."""
+    return np.where(numbers == delivered, delivered, numbers)
+
+
+def _to_arrow_text(values: np.ndarray) -> pa.Array:
+    """Cells (None for missing) as an Arrow string array, coercing numbers the way _coerce_text does."""
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
         values = np.array([_coerce_text(value) for value in values], dtype=object)
     return pa.array(values, type=pa.string(), from_pandas=True)
 

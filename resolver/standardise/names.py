@@ -9,6 +9,7 @@ the order of given name and family name differs between sources.
 from __future__ import annotations
 
 import json
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from resolver.standardise.unique import ParallelMap, distinct_results
 
 MIDDLE_DOT = "\u00b7"
 # Dot forms seen in minority names (买买提·艾力); NFKC leaves all but U+0387 alone.
@@ -67,6 +70,7 @@ class Name:
 
 
 _EMPTY = Name(None, None, None, None, None, None, None, None)
+_NAME_ROW = operator.attrgetter(*NAME_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -183,17 +187,24 @@ def standardise_name(raw: object) -> Name:
     )
 
 
-def standardise_names(raw: pd.Series) -> pd.DataFrame:
-    """Vectorised standardise_name, computed once per distinct value; columns as in NAME_COLUMNS."""
+def name_row(raw: object) -> tuple:
+    """standardise_name as a tuple in NAME_COLUMNS order (module-level, so a worker process can run it)."""
+    return _NAME_ROW(standardise_name(raw))
+
+
+def standardise_names(raw: pd.Series, cache: dict | None = None, parallel: ParallelMap | None = None) -> pd.DataFrame:
+    """Vectorised standardise_name, computed once per distinct value; columns as in NAME_COLUMNS.
+
+    ``cache`` (text → name_row) may be shared across calls; ``parallel`` shares many new names with a
+    worker process (resolver/standardise/unique.py).
+    """
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    names = [standardise_name(value) for value in uniques]
-    names.append(_EMPTY)
+    rows = distinct_results(uniques, name_row, cache, parallel)
+    table = np.array([*rows, _NAME_ROW(_EMPTY)], dtype=object)
     positions = np.where(codes < 0, len(uniques), codes)
-    columns = {}
-    for field, column in NAME_COLUMNS.items():
-        values = np.array([getattr(name, field) for name in names], dtype=object)
-        columns[column] = values[positions]
-    return pd.DataFrame(columns, index=raw.index)
+    # One contiguous array per column (not one row-major block), as the records keep them.
+    columns = {column: table[:, i][positions] for i, column in enumerate(NAME_COLUMNS.values())}
+    return pd.DataFrame(columns, index=raw.index, copy=False)
 
 
 def _collapse_dots(text: str) -> str:
