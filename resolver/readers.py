@@ -148,8 +148,12 @@ def read_csv_file(path: Path) -> RawTable:
         utf8 = data[len(codecs.BOM_UTF8):]
     else:
         utf8 = data.decode(encoding).encode("utf-8")
-    frame = _read_csv_fast(utf8, header)
     ragged: list[tuple[int, str]] = []
+    if not utf8.partition(b"\n")[2].strip():
+        # A header and nothing else (with or without a final newline): no rows, not an error.
+        frame = pd.DataFrame({**{h: pd.Series(dtype=object) for h in header}, LINE: pd.Series(dtype="int64")})
+        return RawTable(path=path, encoding=encoding, header=header, frame=frame, ragged=ragged)
+    frame = _read_csv_fast(utf8, header)
     if frame is None:
         frame, ragged = _read_csv_exact(data.decode(encoding), header)
     return RawTable(path=path, encoding=encoding, header=header, frame=frame, ragged=ragged)

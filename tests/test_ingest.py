@@ -220,3 +220,16 @@ def test_a_new_department_is_onboarded_by_a_mapping_file(tmp_path: Path):
     write_csv(data, "disability_fed_202610.csv", ["残疾证号,姓名,身份证号", f"D1,张伟,{synthetic_id()}"])
     result = ingest_folder(data, load_mappings(sources))
     assert result.records.loc[0, "record_key"] == "disability_fed:D1"
+
+
+@pytest.mark.parametrize("ending", ["", "\n"])
+def test_a_file_with_only_its_header_gives_no_rows_and_no_error(tmp_path: Path, ending: str):
+    (tmp_path / "police_resident_202610.csv").write_text(RESIDENT_HEADER + ending, "utf-8")
+    write_csv(tmp_path, "si_enrolment_202610.csv", [
+        "参保编号,姓名,社会保障号码,险种,参保状态,参保单位,首次参保日期,最近缴费月份",
+        f"S1,李娜,{synthetic_id(order='124')},职工基本医疗保险,正常参保,某公司,2010-01-01,202610",
+    ])
+    result = ingest_folder(tmp_path)
+    assert list(result.records["record_id"]) == ["S1"]
+    assert result.files[0].rows_in + result.files[1].rows_in == 1
+    assert reconciles(result)
