@@ -5,6 +5,8 @@ here, so every mistake is reported the same way: the file, each dotted key, the 
 """
 from __future__ import annotations
 
+from importlib import resources
+from pathlib import Path
 from typing import TypeVar
 
 import yaml
@@ -13,6 +15,17 @@ from pydantic import BaseModel, ValidationError
 from resolver.errors import ConfigError
 
 Model = TypeVar("Model", bound=BaseModel)
+
+
+def config_text(path: Path | None, default_file: str) -> tuple[str, str]:
+    """(text, origin) of ``path``, or of the shipped resolver/config/<default_file> when no path is given."""
+    if path is None:
+        text = resources.files("resolver.config").joinpath(default_file).read_text("utf-8")
+        return text, f"resolver/config/{default_file}"
+    try:
+        return Path(path).read_text("utf-8"), str(path)
+    except OSError as problem:
+        raise ConfigError(f"{path}: 无法读取配置文件 (cannot read the configuration file): {problem.strerror}") from None
 
 
 def parse_yaml(text: str, origin: str, error: type[ConfigError] = ConfigError) -> object:

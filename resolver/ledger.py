@@ -6,14 +6,12 @@ the readable rule table in config/ledger_next_steps.yaml (validated on load).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from resolver.errors import ConfigError
+from resolver.configfile import config_text, parse_yaml, validate
 
 DEFAULT_NEXT_STEPS_FILE = "ledger_next_steps.yaml"
 # 未参保原因 codes of the survey app (shared/spec/department-extracts.md).
@@ -54,19 +52,8 @@ class NextSteps(BaseModel):
 
 def load_next_steps(path: Path | None = None) -> NextSteps:
     """Read and validate the next-step table; errors name the file and the key."""
-    if path is None:
-        text = resources.files("resolver.config").joinpath(DEFAULT_NEXT_STEPS_FILE).read_text("utf-8")
-        origin = f"resolver/config/{DEFAULT_NEXT_STEPS_FILE}"
-    else:
-        text = Path(path).read_text("utf-8")
-        origin = str(path)
-    try:
-        return NextSteps.model_validate(yaml.safe_load(text))
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{origin}: 不是有效的 YAML (invalid YAML): {error}") from error
-    except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(file)'}: {e['msg']}" for e in error.errors())
-        raise ConfigError(f"{origin}: 台账下一步配置有误 (invalid next-step table): {problems}") from error
+    text, origin = config_text(path, DEFAULT_NEXT_STEPS_FILE)
+    return validate(NextSteps, parse_yaml(text, origin), origin, "台账下一步配置有误 (invalid next-step table)")
 
 
 @dataclass(frozen=True)

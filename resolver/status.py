@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from resolver.configfile import parse_yaml, validate
+from resolver.configfile import config_text, parse_yaml, validate
 from resolver.errors import ConfigError
 from resolver.schema import SOURCES, TRUSTED_ID_STATUSES
 
@@ -120,12 +119,7 @@ DEFAULT_RULES_FILE = "status_rules.yaml"
 
 def load_status_rules(path: Path | None = None) -> StatusRules:
     """Read and validate the status rules; errors name the file and the offending key."""
-    if path is None:
-        text = resources.files("resolver.config").joinpath(DEFAULT_RULES_FILE).read_text("utf-8")
-        origin = f"resolver/config/{DEFAULT_RULES_FILE}"
-    else:
-        text = Path(path).read_text("utf-8")
-        origin = str(path)
+    text, origin = config_text(path, DEFAULT_RULES_FILE)
     return validate(StatusRules, parse_yaml(text, origin), origin, "状态规则配置有误 (invalid status rules)")
 
 
