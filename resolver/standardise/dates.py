@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resolver.standardise.unique import map_unique_records
+from resolver.standardise.unique import map_unique_checked
 
 # Years accepted as plausible for any date or period in an extract.
 PLAUSIBLE_YEARS = (1900, 2100)
@@ -86,8 +86,8 @@ def parse_dates(raw: pd.Series, cache: dict | None = None) -> tuple[pd.Series, p
     """
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         raw = raw.astype(object).where(raw.notna(), None)
-    table = map_unique_records(raw, _date_or_error, ["value", "error"], cache)
-    return table["value"].astype("datetime64[ns]"), table["error"].astype(object)
+    values, errors = map_unique_checked(raw, _parse_timestamp, cache, failed=pd.NaT)
+    return values.astype("datetime64[ns]"), errors
 
 
 def parse_period(raw: Any) -> str | None:
@@ -118,23 +118,14 @@ def parse_periods(raw: pd.Series, cache: dict | None = None) -> tuple[pd.Series,
     """Vectorised parse_period: (``"YYYYMM"`` or None, error text or None) per row; ``cache`` as parse_dates."""
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         raw = raw.astype(object).where(raw.notna(), None)
-    table = map_unique_records(raw, _period_or_error, ["value", "error"], cache)
-    return table["value"].astype(object), table["error"].astype(object)
+    periods, errors = map_unique_checked(raw, parse_period, cache)
+    return periods.astype(object), errors
 
 
-def _date_or_error(value: Any) -> tuple[pd.Timestamp, str | None]:
-    try:
-        parsed = parse_date(value)
-    except ValueError as error:
-        return pd.NaT, str(error)
-    return (pd.NaT if parsed is None else pd.Timestamp(parsed)), None
-
-
-def _period_or_error(value: Any) -> tuple[str | None, str | None]:
-    try:
-        return parse_period(value), None
-    except ValueError as error:
-        return None, str(error)
+def _parse_timestamp(value: Any) -> pd.Timestamp:
+    """parse_date as a Timestamp (NaT when empty), for the datetime64 column."""
+    parsed = parse_date(value)
+    return pd.NaT if parsed is None else pd.Timestamp(parsed)
 
 
 def _date_from_number(value: float) -> date:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from resolver.standardise.unique import map_unique_records
+from resolver.standardise.unique import map_unique_checked
 
 _GENDERS: dict[str, str] = {
     "男": "M", "男性": "M", "1": "M", "M": "M", "MALE": "M",
@@ -36,12 +36,5 @@ def standardise_gender(raw: Any) -> str | None:
 
 def standardise_genders(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Vectorised standardise_gender: ("M"/"F"/None, error text or None) per row."""
-    table = map_unique_records(raw, _gender_or_error, ["gender", "error"])
-    return table["gender"].astype(object), table["error"].astype(object)
-
-
-def _gender_or_error(value: Any) -> tuple[str | None, str | None]:
-    try:
-        return standardise_gender(value), None
-    except ValueError as error:
-        return None, str(error)
+    genders, errors = map_unique_checked(raw, standardise_gender)
+    return genders.astype(object), errors

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from resolver.schema import CERT_TYPES
-from resolver.standardise.unique import map_unique_records
+from resolver.standardise.unique import map_unique_checked
 
 # W_i = 2^(17-i) mod 11, GB 11643-1999 §6.
 WEIGHTS: tuple[int, ...] = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -130,15 +130,8 @@ def standardise_cert_type(raw: str | None) -> str:
 
 def standardise_cert_types(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Vectorised standardise_cert_type: (canonical types, error text or None) per row."""
-    table = map_unique_records(raw, _cert_type_or_error, ["cert_type", "error"])
-    return table["cert_type"].astype(object), table["error"].astype(object)
-
-
-def _cert_type_or_error(value: Any) -> tuple[str | None, str | None]:
-    try:
-        return standardise_cert_type(value), None
-    except ValueError as error:
-        return None, str(error)
+    types, errors = map_unique_checked(raw, standardise_cert_type)
+    return types.astype(object), errors
 
 
 def standardise_id_number(raw: Any, cert_type: str = "resident_id") -> IdNumber:

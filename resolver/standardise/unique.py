@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.machinery import ModuleSpec
 from typing import Any
 
@@ -225,3 +226,28 @@ def _stripped_or_none(value: Any) -> str | None:
 def clean_text(values: pd.Series) -> pd.Series:
     """Delivered cells as trimmed text, None for empty or missing — computed once per distinct value."""
     return map_unique(values, _stripped_or_none)
+
+
+@dataclass(frozen=True)
+class ValueOrError:
+    """A scalar standardiser that raises ValueError, turned into one returning (value, error text).
+
+    A class rather than a closure so that it pickles for the spawn worker.
+    """
+
+    function: Callable[[Any], Any]
+    failed: Any = None
+
+    def __call__(self, value: Any) -> tuple[Any, str | None]:
+        try:
+            return self.function(value), None
+        except ValueError as error:
+            return self.failed, str(error)
+
+
+def map_unique_checked(
+    values: pd.Series, function: Callable[[Any], Any], cache: dict[Any, Any] | None = None, failed: Any = None
+) -> tuple[pd.Series, pd.Series]:
+    """(standardised values, error text or None) per row, computed once per distinct value."""
+    table = map_unique_records(values, ValueOrError(function, failed), ["value", "error"], cache)
+    return table["value"], table["error"].astype(object)
