@@ -3,7 +3,8 @@
 Records holding a trusted ID number (valid / converted_15) are linked deterministically,
 so a rule never pairs two of them; the one exception is the ID-number neighbourhood
 rule, which looks for typos between numbers (one substitution or one adjacent
-transposition in the 17-digit body).
+transposition in the 17-digit body). Keys are built from the value codes of
+`compare.Features`, so one survey record gets exactly the keys it would get in bulk.
 """
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from resolver.compare import SMALL_FRAME, address_keys, clean_text, effective_birth_date
+from resolver.compare import ADDRESS_LEVEL_PARTS, Features
 from resolver.matching_config import (
     ADDRESS_KEY_FIELDS,
     NEIGHBOURHOOD_FIELD,
@@ -24,7 +23,8 @@ from resolver.matching_config import (
 from resolver.schema import TRUSTED_ID_STATUSES
 
 _BODY = 17
-_ID18 = r"^\d{17}[\dX]$"
+_ROLES = 2            # household and residence address
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass(frozen=True)
@@ -47,81 +47,62 @@ def trusted_mask(records: pd.DataFrame) -> np.ndarray:
     return records["id_status"].isin(TRUSTED_ID_STATUSES).to_numpy()
 
 
-def _single_field(records: pd.DataFrame, name: str) -> pd.Series:
+def _mix(parts: list[np.ndarray]) -> np.ndarray:
+    """One uint64 key per row from several int64 codes (splitmix64 rounds; order matters)."""
+    key = np.full(len(parts[0]), _GOLDEN, dtype=np.uint64)
+    for part in parts:
+        key = key ^ part.astype(np.uint64)
+        key = key + _GOLDEN
+        key = (key ^ (key >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        key = (key ^ (key >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        key = key ^ (key >> np.uint64(31))
+    return key
+
+
+def _single_codes(features: Features, name: str) -> np.ndarray:
+    """Codes (-1 missing) of a one-valued key field."""
     if name == "birth_date":
-        birth = effective_birth_date(records)
-        known = birth.notna().to_numpy()
-        number = (birth.dt.year * 10000 + birth.dt.month * 100 + birth.dt.day).fillna(0).to_numpy(np.int64)
-        # YYYYMMDD as text, formatted by Arrow in C++ (pandas formats each integer in Python).
-        text = pc.cast(pa.array(number, mask=~known), pa.string())
-        return pd.Series(text.to_numpy(zero_copy_only=False), index=records.index, dtype=object)
-    if name == "employer":
-        return clean_text(records["employer_name"]) if "employer_name" in records.columns else pd.Series(
-            None, index=records.index, dtype=object)
-    if name == "id_number":
-        numbers = clean_text(records["id_number"])
-        return numbers.where(records["id_status"].to_numpy() != "missing", None)
-    return clean_text(records[name]) if name in records.columns else pd.Series(None, index=records.index, dtype=object)
+        ymd = features.birth.astype(np.int64)
+        return np.where(ymd[:, 0] > 0, ymd[:, 0] * 10000 + ymd[:, 1] * 100 + ymd[:, 2], -1)
+    if name == "gender":
+        return np.where(features.gender > 0, features.gender.astype(np.int64), -1)
+    return {
+        "id_number": features.id_code, "name_key": features.name_code, "name_pinyin": features.pinyin_code,
+        "name_pinyin_folded": features.folded_pinyin_code, "surname": features.surname_code,
+        "surname_pinyin": features.surname_pinyin_code, "employer": features.employer[:, 0],
+    }[name]
 
 
-def _key_table_small(records: pd.DataFrame, rule: BlockingRule, single: list[str], address: list[str]) -> pd.DataFrame:
-    """rule_keys' table built row by row: a few records (single-record lookups) skip pandas overhead."""
-    values = {name: _single_field(records, name).to_numpy() for name in single}
-    roles = [address_keys(records, role) for role in ("household", "residence")] if address else [None]
-    phones = clean_text(records["phones"]).to_numpy() if "phone" in rule.fields else None
-    rows = []
-    for i in range(len(records)):
-        base = [values[name][i] for name in single]
-        for role in roles:
-            parts = [role[name].iat[i] for name in address] if role is not None else []
-            for phone in (phones[i].split("|") if phones is not None and phones[i] else [None]):
-                row = dict(zip(single, base)) | dict(zip(address, parts))
-                if phones is not None:
-                    row["phone"] = phone
-                key = [row[name] for name in rule.fields]
-                if all(v is not None and str(v) != "" for v in key):
-                    rows.append([i, *(str(v) for v in key)])
-    return pd.DataFrame(rows, columns=["pos", *rule.fields])
+def rule_keys(features: Features, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray]:
+    """(record positions, uint64 keys) of one ordinary rule; a record may have several keys.
 
-
-def _key_table(records: pd.DataFrame, rule: BlockingRule, single: list[str], address: list[str]) -> pd.DataFrame:
-    """One row per (record, key) with the rule's field values, before dropping incomplete keys."""
-    base = pd.DataFrame({"pos": np.arange(len(records))}, index=records.index)
-    for name in single:
-        base[name] = _single_field(records, name)
-    tables = [base]
-    if address:
-        tables = []
-        for role in ("household", "residence"):
-            table = base.copy()
-            keys = address_keys(records, role)
-            for name in address:
-                table[name] = keys[name]
-            tables.append(table)
-    table = pd.concat(tables, ignore_index=True)
-    if "phone" in rule.fields:
-        phones = clean_text(records["phones"]).astype("string").str.split("|")
-        table["phone"] = np.tile(phones.to_numpy(dtype=object), len(tables))
-        table = table.explode("phone")
-    return table
-
-
-def rule_keys(records: pd.DataFrame, rule: BlockingRule) -> tuple[np.ndarray, np.ndarray]:
-    """(record positions, uint64 key hashes) of one ordinary rule; a record may have several keys."""
-    single = [f for f in rule.fields if f not in ADDRESS_KEY_FIELDS and f != "phone"]
-    address = [f for f in rule.fields if f in ADDRESS_KEY_FIELDS]
-    key_columns = list(rule.fields)
-    if len(records) <= SMALL_FRAME:
-        table = _key_table_small(records, rule, single, address)   # already complete keys, as text
-    else:
-        table = _key_table(records, rule, single, address)
-        table = table.dropna(subset=key_columns)
-        table = table[(table[key_columns].astype(str) != "").all(axis=1)]
-    if table.empty:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64)
-    hashes = pd.util.hash_pandas_object(table[key_columns].astype(str), index=False).to_numpy()
-    keyed = pd.DataFrame({"pos": table["pos"].to_numpy(np.int64), "key": hashes}).drop_duplicates()
-    return keyed["pos"].to_numpy(), keyed["key"].to_numpy()
+    Address parts of one rule come from the same address (household or residence); each of
+    a record's phones gives a key of its own.
+    """
+    single = {name: _single_codes(features, name) for name in rule.fields
+              if name not in ADDRESS_KEY_FIELDS and name != "phone"}
+    roles = range(_ROLES) if any(name in ADDRESS_KEY_FIELDS for name in rule.fields) else [None]
+    slots = range(features.phones.shape[1]) if "phone" in rule.fields else [None]
+    all_positions, all_keys = [], []
+    for role in roles:
+        for slot in slots:
+            parts = []
+            for name in rule.fields:
+                if name in single:
+                    parts.append(single[name])
+                elif name == "phone":
+                    parts.append(features.phones[:, slot])
+                else:
+                    parts.append(features.address[:, role, ADDRESS_LEVEL_PARTS.index(name)])
+            complete = np.logical_and.reduce([part >= 0 for part in parts])
+            all_positions.append(np.flatnonzero(complete))
+            all_keys.append(_mix([part[complete] for part in parts]))
+    positions, keys = np.concatenate(all_positions), np.concatenate(all_keys)
+    # A record with the same key twice (e.g. one building as household and residence) counts once.
+    order = np.lexsort((positions, keys))
+    positions, keys = positions[order], keys[order]
+    first = np.r_[True, (keys[1:] != keys[:-1]) | (positions[1:] != positions[:-1])] if len(keys) else np.zeros(0, bool)
+    return positions[first], keys[first]
 
 
 def pairs_within_groups(positions: np.ndarray, keys: np.ndarray, first: np.ndarray,
@@ -176,26 +157,25 @@ def typo_variants(number: str) -> np.ndarray:
     return np.unique(np.concatenate([substituted.ravel(), transposed, [body]]))
 
 
-def id_bodies(numbers: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(positions, int64 17-digit bodies) of the 18-character ID numbers among `numbers`."""
-    text = clean_text(numbers)
-    usable = (text.str.match(_ID18) == True).to_numpy()  # noqa: E712 (NA-safe)
-    positions = np.flatnonzero(usable)
-    if len(positions) == 0:
-        return positions, np.zeros(0, np.int64)
-    digits = np.array(text.to_numpy()[usable].tolist(), dtype="S18").view(np.uint8).reshape(-1, 18)[:, :_BODY]
+def _bodies(digits: np.ndarray) -> np.ndarray:
+    """int64 17-digit bodies of rows of 18 ASCII ID characters."""
     powers = 10 ** np.arange(_BODY - 1, -1, -1, dtype=np.int64)
-    return positions, (digits.astype(np.int64) - ord("0")) @ powers
+    return (digits[:, :_BODY].astype(np.int64) - ord("0")) @ powers
 
 
-def neighbourhood_pairs(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def id_bodies(features: Features) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, int64 17-digit bodies) of the records holding an 18-character ID number."""
+    positions = np.flatnonzero(features.id_has18)
+    return positions, _bodies(features.id_digits[positions])
+
+
+def neighbourhood_pairs(features: Features) -> tuple[np.ndarray, np.ndarray]:
     """Record pairs whose 18-character ID numbers differ by exactly one typo (not equal numbers)."""
-    numbers = clean_text(records["id_number"])
-    usable = (numbers.str.match(_ID18) == True).to_numpy()  # noqa: E712 (NA-safe)
-    codes, uniques = pd.factorize(numbers[usable])
+    usable = np.flatnonzero(features.id_has18)
+    uniques, first, codes = np.unique(features.id_code[usable], return_index=True, return_inverse=True)
     if len(uniques) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    digits = np.array(list(uniques), dtype="S18").view(np.uint8).reshape(-1, 18) - ord("0")
+    digits = features.id_digits[usable[first]].astype(np.int64) - ord("0")
     ids = np.arange(len(uniques))
     found_l, found_r = [], []
     everyone = np.ones(len(uniques), dtype=bool)
@@ -207,7 +187,7 @@ def neighbourhood_pairs(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if len(number_pairs) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     # Expand each number pair to all record pairs of the two numbers (CSR over records by number).
-    order = np.flatnonzero(usable)[np.argsort(codes, kind="stable")]
+    order = usable[np.argsort(codes, kind="stable")]
     sizes = np.bincount(codes, minlength=len(uniques))
     starts = np.cumsum(sizes) - sizes
     a, b = number_pairs[:, 0], number_pairs[:, 1]
@@ -218,24 +198,24 @@ def neighbourhood_pairs(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return order[starts[a][pair] + i], order[starts[b][pair] + j]
 
 
-def candidate_pairs(records: pd.DataFrame, config: MatchingConfig, only_with: np.ndarray | None = None) -> CandidatePairs:
-    """The union of all blocking rules over `records` (positional), each pair once with its rule bits.
+def candidate_pairs(features: Features, config: MatchingConfig, only_with: np.ndarray | None = None) -> CandidatePairs:
+    """The union of all blocking rules over coded records, each pair once with its rule bits.
 
     `only_with` (bool per record) keeps pairs touching at least one marked record: an
     incremental run marks the new records and blocks them against the stored ones.
     """
-    trusted = trusted_mask(records)
-    not_trusted = ~trusted
+    not_trusted = ~features.trusted
+    n = features.n
     rules = config.blocking.rules
     all_l, all_r, all_bits = [], [], []
     pairs_per_rule: dict[str, int] = {}
     skipped: dict[str, int] = {}
     for bit, rule in enumerate(rules):
         if rule.fields == (NEIGHBOURHOOD_FIELD,):
-            left, right = neighbourhood_pairs(records)
+            left, right = neighbourhood_pairs(features)
             too_big = 0
         else:
-            positions, keys = rule_keys(records, rule)
+            positions, keys = rule_keys(features, rule)
             if rule.fields == ("id_number",):
                 # Equal trusted numbers are already one person; skip them here.
                 keep = not_trusted[positions]
@@ -255,13 +235,13 @@ def candidate_pairs(records: pd.DataFrame, config: MatchingConfig, only_with: np
         pairs_per_rule[rule.name] = int(distinct.sum())
         skipped[rule.name] = too_big
     left, right, bits = np.concatenate(all_l), np.concatenate(all_r), np.concatenate(all_bits)
-    pair_code = left * np.int64(len(records)) + right
+    pair_code = left * np.int64(n) + right
     unique_codes, inverse = np.unique(pair_code, return_inverse=True)
     mask = np.zeros(len(unique_codes), dtype=np.uint64)
     np.bitwise_or.at(mask, inverse, bits)
     return CandidatePairs(
-        left=unique_codes // len(records) if len(records) else unique_codes,
-        right=unique_codes % len(records) if len(records) else unique_codes,
+        left=unique_codes // n if n else unique_codes,
+        right=unique_codes % n if n else unique_codes,
         rule_mask=mask,
         rule_names=tuple(r.name for r in rules),
         pairs_per_rule=pairs_per_rule,
@@ -274,18 +254,17 @@ def _pair_count(sizes: np.ndarray) -> int:
     return int((sizes * (sizes - 1) // 2).sum())
 
 
-def blocking_report(pairs: CandidatePairs, records: pd.DataFrame, true_person: pd.Series) -> pd.DataFrame:
+def blocking_report(pairs: CandidatePairs, features: Features, true_person: pd.Series) -> pd.DataFrame:
     """Per rule: pairs generated, true pairs covered and true pairs only this rule finds.
 
-    `true_person` gives each record's true person (aligned with `records`, null when
+    `true_person` gives each record's true person (aligned with the coded records, null when
     unknown). Counted against the true pairs the probabilistic pass must find, i.e.
     all true pairs except those already joined by an equal trusted ID number.
     """
     truth = pd.Series(true_person.to_numpy(), dtype=object)
     truth_codes = pd.factorize(truth, use_na_sentinel=True)[0]
     known = truth_codes >= 0
-    trusted = trusted_mask(records)
-    id_codes = pd.factorize(clean_text(records["id_number"]).where(trusted, None), use_na_sentinel=True)[0]
+    id_codes = np.where(features.trusted, features.id_code, -1)
     all_true = _pair_count(np.bincount(truth_codes[known]))
     both = known & (id_codes >= 0)
     cells = pd.Series(1, index=pd.MultiIndex.from_arrays([truth_codes[both], id_codes[both]])).groupby(level=[0, 1]).size()

@@ -1,13 +1,13 @@
 """Compare record pairs field by field into Fellegi–Sunter comparison levels.
 
-Records are first turned into integer-coded `Features` (one factorize per column),
+Records are first turned into integer-coded `Features` (value hashes computed in Arrow),
 then any number of pairs (two position arrays) are compared with numpy. Levels are
 small ints: 0 is the best level of FIELD_LEVELS, -1 means a side is missing (the
 field then adds no evidence).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from resolver.schema import TRUSTED_ID_STATUSES
 
 NULL = -1
 _ID_BODY = 17
+_ID18 = r"^\d{17}[\dX]$"
 _MAX_PHONES = 3
 _CHUNK = 1_000_000
 ADDRESS_LEVEL_PARTS = ("room", "building", "community", "street", "district")  # best first, as FIELD_LEVELS["address"]
@@ -35,7 +36,12 @@ MATCH_COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class Features:
-    """Integer-coded columns of a record frame, positionally aligned with it."""
+    """Value codes of a record frame's matching columns, positionally aligned with it.
+
+    A code is a 63-bit hash of the cleaned value (-1 when missing), not a dictionary
+    index: equal values get equal codes in any frame, so one survey record's features
+    compare with (and block against) the stored city's without a shared dictionary.
+    """
 
     n: int
     trusted: np.ndarray          # bool: id_status valid or converted_15
@@ -43,20 +49,43 @@ class Features:
     id_converted: np.ndarray     # bool: number came from a 15-digit conversion
     id_digits: np.ndarray        # uint8 (n, 18): bytes of 18-character resident numbers
     id_has18: np.ndarray         # bool: id_digits row is meaningful
-    name_key: np.ndarray         # object: match key (for term frequencies)
+    name_key: pa.Array           # string: match key (for term frequencies)
     name_code: np.ndarray        # int64 codes, -1 missing
     pinyin_code: np.ndarray
+    folded_pinyin_code: np.ndarray
     surname_code: np.ndarray
     surname_pinyin_code: np.ndarray
-    name_string: np.ndarray      # object: pinyin without spaces (or Latin key) for Jaro–Winkler
+    name_string: pa.Array        # string: pinyin without spaces (or Latin key) for Jaro–Winkler
     birth: np.ndarray            # int32 (n, 3): year, month, day; 0 missing
     gender: np.ndarray           # int8: 0 missing, 1 M, 2 F
     phones: np.ndarray           # int64 (n, 3) codes, -1 empty
     address: np.ndarray          # int64 (n, 2 roles, 5 parts best first) codes, -1 missing
     employer: np.ndarray         # int64 (n, 2): codes of employer name and credit code, -1 missing
 
+    def name_keys(self, positions: np.ndarray) -> pa.Array:
+        """The name keys of some records (Arrow strings, nulls where unknown)."""
+        return self.name_key.take(pa.array(np.asarray(positions, dtype=np.int64)))
+
+    def take(self, positions: np.ndarray) -> "Features":
+        """The features of some records, in the order given."""
+        positions = np.asarray(positions, dtype=np.int64)
+        return Features(n=len(positions), **{
+            name: (value.take(pa.array(positions)) if isinstance(value, pa.Array) else value[positions])
+            for name, value in self._arrays().items()})
+
+    def append(self, other: "Features") -> "Features":
+        """These records followed by `other`'s (a query record after its candidates)."""
+        return Features(n=self.n + other.n, **{
+            name: (pa.concat_arrays([value, getattr(other, name)]) if isinstance(value, pa.Array)
+                   else np.concatenate([value, getattr(other, name)]))
+            for name, value in self._arrays().items()})
+
+    def _arrays(self) -> dict[str, np.ndarray | pa.Array]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "n"}
+
 
 SMALL_FRAME = 256   # below this many rows plain Python beats pandas' per-call overhead (single-record lookups)
+_NULL_TEXT = pa.scalar(None, pa.string())
 
 
 def _clean_value(value: object) -> str | None:
@@ -88,11 +117,6 @@ def _text_array(values: pd.Series) -> pa.Array:
         array = array.combine_chunks()
     trimmed = pc.utf8_trim_whitespace(array)
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
-
-
-def _codes(values: pd.Series) -> np.ndarray:
-    codes, _ = pd.factorize(clean_text(values), use_na_sentinel=True)
-    return codes.astype(np.int64)
 
 
 def _column(records: pd.DataFrame, name: str) -> pd.Series:
@@ -154,24 +178,67 @@ def _address_key_arrays(district: pa.Array, street: pa.Array, community: pa.Arra
     return keys
 
 
-def prepare_features(records: pd.DataFrame) -> Features:
-    """Integer-code the matching columns of canonical records (positional)."""
-    n = len(records)
-    status = clean_text(_column(records, "id_status"))
-    id_number = clean_text(_column(records, "id_number"))
-    id_number = id_number.where(status != "missing", None)
-    trusted = status.isin(TRUSTED_ID_STATUSES).to_numpy()
+def _text(records: pd.DataFrame, name: str) -> pa.Array:
+    """A column as cleaned Arrow strings (nulls for blanks; all nulls when the column is absent)."""
+    if name not in records.columns:
+        return pa.nulls(len(records), pa.string())
+    return _text_array(records[name])
 
-    has18 = (id_number.str.len() == 18) & id_number.str.match(r"^\d{17}[\dX]$")
-    has18 = has18.fillna(False).astype(bool).to_numpy()
+
+def _flags(mask: pa.Array) -> np.ndarray:
+    """An Arrow boolean array as numpy, null as False."""
+    return mask.fill_null(False).to_numpy(zero_copy_only=False)
+
+
+def value_codes(text: pa.Array) -> np.ndarray:
+    """The code of each value: a 63-bit hash of the text (non-negative), -1 for null.
+
+    Hashing each distinct value once (pandas' keyed SipHash) keeps the city's strings in
+    Arrow: no Python object per record is ever made.
+    """
+    encoded = pc.dictionary_encode(text)
+    codes = np.full(len(text), NULL, dtype=np.int64)
+    if len(encoded.dictionary):
+        hashes = (pd.util.hash_array(encoded.dictionary.to_numpy(zero_copy_only=False)) >> np.uint64(1))
+        indices = encoded.indices.fill_null(NULL).to_numpy(zero_copy_only=False)
+        known = indices >= 0
+        codes[known] = hashes.astype(np.int64)[indices[known]]
+    return codes
+
+
+def _fixed_width_bytes(text: pa.Array, width: int) -> np.ndarray:
+    """(rows, width) bytes of an Arrow string array whose values are all `width` ASCII characters."""
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32)[text.offset:text.offset + len(text) + 1]
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)
+    return data[offsets[0]:offsets[-1]].reshape(-1, width)
+
+
+def _phone_codes(phones: pa.Array) -> np.ndarray:
+    """(n, _MAX_PHONES) codes of the '|'-separated numbers of each record, -1 for empty slots."""
+    lists = pc.split_pattern(phones, "|")
+    numbers = pc.list_flatten(lists)
+    owner = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    slot = np.arange(len(owner)) - np.searchsorted(owner, owner, side="left")   # owners come sorted
+    numbers = pc.if_else(pc.equal(numbers, ""), _NULL_TEXT, numbers)
+    table = np.full((len(phones), _MAX_PHONES), NULL, dtype=np.int64)
+    kept = slot < _MAX_PHONES
+    table[owner[kept], slot[kept]] = value_codes(numbers)[kept]
+    return table
+
+
+def prepare_features(records: pd.DataFrame) -> Features:
+    """Code the matching columns of canonical records (positional), in Arrow and numpy."""
+    n = len(records)
+    status = _text(records, "id_status")
+    id_number = pc.if_else(pc.fill_null(pc.equal(status, "missing"), False), _NULL_TEXT, _text(records, "id_number"))
+    has18 = _flags(pc.match_substring_regex(id_number, _ID18))
     digits = np.zeros((n, 18), dtype=np.uint8)
     if has18.any():
-        raw = np.array(id_number.to_numpy()[has18].tolist(), dtype="S18")
-        digits[has18] = raw.view(np.uint8).reshape(-1, 18)
+        digits[has18] = _fixed_width_bytes(id_number.filter(pa.array(has18)), 18)
 
-    pinyin = clean_text(_column(records, "name_pinyin"))
-    name_key = clean_text(_column(records, "name_key"))
-    name_string = pinyin.str.replace(" ", "", regex=False).fillna(name_key.str.lower())
+    pinyin = _text(records, "name_pinyin")
+    name_key = _text(records, "name_key")
+    name_string = pc.coalesce(pc.replace_substring(pinyin, " ", ""), pc.utf8_lower(name_key))
 
     birth = effective_birth_date(records)
     ymd = np.zeros((n, 3), dtype=np.int32)
@@ -180,41 +247,35 @@ def prepare_features(records: pd.DataFrame) -> Features:
     ymd[known, 1] = birth[known].dt.month.to_numpy()
     ymd[known, 2] = birth[known].dt.day.to_numpy()
 
-    gender = effective_gender(records).map({"M": 1, "F": 2}).fillna(0).astype(np.int8).to_numpy()
+    gender_text = pc.coalesce(_text(records, "gender"), _text(records, "id_gender"))
+    gender = np.select([_flags(pc.equal(gender_text, "M")), _flags(pc.equal(gender_text, "F"))], [1, 2], 0)
 
-    phone_table = clean_text(_column(records, "phones")).astype("string").str.split("|", expand=True)
-    phone_table = phone_table.reindex(columns=range(_MAX_PHONES)).astype(object)
-    phone_table = phone_table.where(phone_table.notna() & (phone_table != ""), None)
-    phone_codes, _ = pd.factorize(phone_table.to_numpy().ravel(), use_na_sentinel=True)
+    address = np.empty((n, 2, len(ADDRESS_LEVEL_PARTS)), dtype=np.int64)
+    for r, role in enumerate(("household", "residence")):
+        keys = _address_key_arrays(*(_text(records, f"{role}_{name}") for name in _ADDRESS_INPUTS))
+        for j, part in enumerate(ADDRESS_LEVEL_PARTS):
+            address[:, r, j] = value_codes(keys[part])
 
-    roles = [address_keys(records, role) for role in ("household", "residence")]
-    address_codes = np.empty((n, 2, len(ADDRESS_LEVEL_PARTS)), dtype=np.int64)
-    for j, part in enumerate(ADDRESS_LEVEL_PARTS):
-        # One factorize per part over both roles, so a household key equals the same residence key.
-        codes, _ = pd.factorize(np.concatenate([roles[0][part].to_numpy(), roles[1][part].to_numpy()]),
-                                use_na_sentinel=True)
-        address_codes[:, 0, j], address_codes[:, 1, j] = codes[:n], codes[n:]
-
-    employer = np.stack([_codes(_column(records, "employer_name")),
-                         _codes(_column(records, "employer_credit_code"))], axis=1)
     return Features(
         n=n,
-        trusted=trusted,
-        id_code=pd.factorize(id_number, use_na_sentinel=True)[0].astype(np.int64),
-        id_converted=(status == "converted_15").to_numpy(),
+        trusted=_flags(pc.is_in(status, value_set=pa.array(sorted(TRUSTED_ID_STATUSES)))),
+        id_code=value_codes(id_number),
+        id_converted=_flags(pc.equal(status, "converted_15")),
         id_digits=digits,
         id_has18=has18,
-        name_key=name_key.to_numpy(),
-        name_code=pd.factorize(name_key, use_na_sentinel=True)[0].astype(np.int64),
-        pinyin_code=_codes(pinyin),
-        surname_code=_codes(_column(records, "surname")),
-        surname_pinyin_code=_codes(_column(records, "surname_pinyin")),
-        name_string=name_string.to_numpy(),
+        name_key=name_key,
+        name_code=value_codes(name_key),
+        pinyin_code=value_codes(pinyin),
+        folded_pinyin_code=value_codes(_text(records, "name_pinyin_folded")),
+        surname_code=value_codes(_text(records, "surname")),
+        surname_pinyin_code=value_codes(_text(records, "surname_pinyin")),
+        name_string=name_string,
         birth=ymd,
-        gender=gender,
-        phones=phone_codes.astype(np.int64).reshape(n, _MAX_PHONES),
-        address=address_codes,
-        employer=employer,
+        gender=gender.astype(np.int8),
+        phones=_phone_codes(_text(records, "phones")),
+        address=address,
+        employer=np.stack([value_codes(_text(records, "employer_name")),
+                           value_codes(_text(records, "employer_credit_code"))], axis=1),
     )
 
 
@@ -278,7 +339,8 @@ def compare_name(f: Features, left: np.ndarray, right: np.ndarray, similar_thres
     same_surname = ((surname_l >= 0) & (surname_l == surname_r)) | ((sp_l >= 0) & (sp_l == sp_r))
     level[both & same_surname] = 3
     rest = np.flatnonzero(both & (code_l != code_r))
-    strings_l, strings_r = f.name_string[left[rest]], f.name_string[right[rest]]
+    strings_l = f.name_string.take(pa.array(left[rest])).to_numpy(zero_copy_only=False)
+    strings_r = f.name_string.take(pa.array(right[rest])).to_numpy(zero_copy_only=False)
     usable = pd.notna(strings_l) & pd.notna(strings_r)
     similar = np.zeros(len(rest), dtype=bool)
     similar[usable] = _jaro_winkler(strings_l[usable], strings_r[usable]) >= similar_threshold

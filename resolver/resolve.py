@@ -22,11 +22,10 @@ from resolver.blocking import (
     id_bodies,
     pairs_within_groups,
     rule_keys,
-    trusted_mask,
     typo_variants,
 )
 from resolver.cluster import assign_person_ids, cluster_nodes, text_rank
-from resolver.compare import MATCH_COLUMNS, Features, clean_text, compare_pairs, prepare_features
+from resolver.compare import MATCH_COLUMNS, Features, compare_pairs, prepare_features
 from resolver.explain import explanation_json
 from resolver.matching_config import NEIGHBOURHOOD_FIELD, SAME_ID_BLOCK, BlockingRule, MatchingConfig
 from resolver.scoring import (
@@ -117,17 +116,22 @@ def _check_records(records: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- nodes and pairs
 
-def node_index(records: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(node per record, terminal per node, trusted ID per record): one node per trusted ID number,
-    one per other record; terminal nodes are the ID groups."""
-    trusted = trusted_mask(records)
-    trusted_id = clean_text(records["id_number"]).where(trusted, None).to_numpy()
-    codes = pd.factorize(pd.Series(trusted_id, dtype=object), use_na_sentinel=True)[0].astype(np.int64)
-    n_id = int(codes.max()) + 1 if len(codes) and codes.max() >= 0 else 0
+def node_index(features: Features) -> tuple[np.ndarray, np.ndarray]:
+    """(node per record, terminal per node): one node per trusted ID number, one per other
+    record; terminal nodes are the ID groups."""
+    codes = np.full(features.n, -1, dtype=np.int64)
+    trusted = np.flatnonzero(features.trusted)
+    _, codes[trusted] = np.unique(features.id_code[trusted], return_inverse=True)
+    n_id = int(codes.max()) + 1 if len(trusted) else 0
     others = np.flatnonzero(codes < 0)
     codes[others] = n_id + np.arange(len(others))
     terminal = np.arange(n_id + len(others)) < n_id
-    return codes, terminal, trusted_id
+    return codes, terminal
+
+
+def trusted_id_numbers(records: pd.DataFrame, features: Features) -> np.ndarray:
+    """Each record's ID number where it is trusted, else None (the anchors of new person ids)."""
+    return np.where(features.trusted, records["id_number"].to_numpy(dtype=object), None)
 
 
 def _node_rank(node: np.ndarray, record_key: np.ndarray, n_nodes: int) -> np.ndarray:
@@ -146,7 +150,7 @@ def _node_rank(node: np.ndarray, record_key: np.ndarray, n_nodes: int) -> np.nda
 def _score(features: Features, left: np.ndarray, right: np.ndarray, levels: pd.DataFrame,
            model: FSModel) -> pd.DataFrame:
     """Levels, name frequency, weight and probability per pair."""
-    name_frequency = model.name_frequency(features.name_key[left])
+    name_frequency = model.name_frequency(features.name_keys(left))
     weight = match_weight(model, levels, name_frequency)
     scored = levels.assign(name_frequency=name_frequency, match_weight=weight, match_probability=probability(weight))
     scored.insert(0, "l", left)
@@ -174,11 +178,11 @@ def same_id_pairs(node: np.ndarray, trusted: np.ndarray, limit: int, seed: int) 
     return left, right
 
 
-def training_pairs(records: pd.DataFrame, rule: BlockingRule, max_block_size: int, limit: int,
+def training_pairs(features: Features, rule: BlockingRule, max_block_size: int, limit: int,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A sample of all pairs one rule blocks together, trusted ID pairs included (EM training only)."""
-    positions, keys = rule_keys(records, rule)
-    everyone = np.ones(len(records), dtype=bool)
+    positions, keys = rule_keys(features, rule)
+    everyone = np.ones(features.n, dtype=bool)
     left, right, _ = pairs_within_groups(positions, keys, everyone, max_block_size)
     if len(left) > limit:
         keep = rng.choice(len(left), size=limit, replace=False)
@@ -186,13 +190,13 @@ def training_pairs(records: pd.DataFrame, rule: BlockingRule, max_block_size: in
     return left, right
 
 
-def _train(records: pd.DataFrame, features: Features, node: np.ndarray, config: MatchingConfig) -> FSModel:
+def _train(features: Features, node: np.ndarray, config: MatchingConfig) -> FSModel:
     """EM model: u from random record pairs, m by EM per training block, prior from the ID groups."""
     settings = config.scoring
-    n = len(records)
+    n = features.n
     if n < 2:
         raise ValueError("at least two records are needed to train a matching model")
-    trusted = trusted_mask(records)
+    trusted = features.trusted
     left, right = random_pairs(n, settings.u_sample_pairs, settings.seed)
     # Pairs inside one trusted-ID group are known matches, not chance agreement: leave them out of u.
     chance = node[left] != node[right]
@@ -204,12 +208,15 @@ def _train(records: pd.DataFrame, features: Features, node: np.ndarray, config: 
             l, r = same_id_pairs(node, trusted, settings.em_sample_pairs, settings.seed)
             levels = compare_pairs(features, l, r, config)
         else:
-            l, r = training_pairs(records, next(x for x in config.blocking.rules if x.name == name),
+            l, r = training_pairs(features, next(x for x in config.blocking.rules if x.name == name),
                                   config.blocking.max_block_size, settings.em_sample_pairs, rng)
             levels = compare_pairs(features, l, r, config)
         blocks[name] = (levels, config.fixed_fields(name))
     # One name per person (ID group) for term frequencies, so many departments don't inflate a name.
-    names = pd.DataFrame({"node": node, "name": features.name_key}).dropna().drop_duplicates()["name"]
+    named = features.name_code >= 0
+    per_node = pd.DataFrame({"node": node[named], "name": features.name_code[named]}).drop_duplicates()
+    names = pd.Series(features.name_keys(np.flatnonzero(named)[per_node.index.to_numpy()])
+                      .to_numpy(zero_copy_only=False), dtype=object)
     group_sizes = np.bincount(node[trusted]) if trusted.any() else np.zeros(0)
     prior = pair_prior(group_sizes[group_sizes > 0], int(trusted.sum()))
     return train_model(blocks, random_levels, names, prior, config)
@@ -246,13 +253,15 @@ def _decision_positions(decisions: pd.DataFrame | None, record_key: pd.Series) -
 
 def _cluster_records(
     records: pd.DataFrame,
+    features: Features,
     edges: pd.DataFrame,
     decisions: pd.DataFrame | None,
     previous: pd.Series | None,
     config: MatchingConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Links (LINK_COLUMNS) and conflicts for `records`, from scored `edges` (positions l, r into records)."""
-    node, terminal, trusted_id = node_index(records)
+    """Links (LINK_COLUMNS) and conflicts for `records` (coded as `features`), from scored `edges`
+    (positions l, r into records)."""
+    node, terminal = node_index(features)
     keys = records["record_key"].to_numpy(dtype=object)
     rank = _node_rank(node, keys, len(terminal))
 
@@ -275,7 +284,7 @@ def _cluster_records(
     edge_a, edge_b = node_edges["a"].to_numpy(np.int64), node_edges["b"].to_numpy(np.int64)
     result = cluster_nodes(len(terminal), terminal, edge_a, edge_b, node_edges["w"].to_numpy(), rank, must, cannot)
     cluster = result.labels[node]
-    person_id = assign_person_ids(cluster, keys, trusted_id, previous)
+    person_id = assign_person_ids(cluster, keys, trusted_id_numbers(records, features), previous)
 
     # How each record came to its person, and the probability of the link that brought it.
     kept = np.ones(len(edge_a), dtype=bool)
@@ -388,24 +397,24 @@ def resolve(
     """
     stages = _Stages(progress)
     records = _check_records(records)
-    node, _, _ = node_index(records)
-    trusted = trusted_mask(records)
     features = prepare_features(records)
+    node, terminal = node_index(features)
+    trusted = features.trusted
     stages.done("features", records=len(records), trusted_id_records=int(trusted.sum()),
-                id_groups=int(len(np.unique(node[trusted]))))
-    candidates = candidate_pairs(records, config)
+                id_groups=int(terminal.sum()))
+    candidates = candidate_pairs(features, config)
     stages.done("blocking", candidate_pairs=len(candidates),
                 **{f"pairs_{name}": n for name, n in candidates.pairs_per_rule.items()})
     levels = compare_pairs(features, candidates.left, candidates.right, config)
     stages.done("comparison", compared_pairs=len(levels))
     if model is None:
-        model = _train(records, features, node, config)
+        model = _train(features, node, config)
         stages.done("training", **{f"em_iterations_{b}": int(info.get("iterations", 0))
                                    for b, info in model.training["blocks"].items()})
     scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model), trusted)
     edges = scored[scored["match_probability"] >= config.thresholds.review].reset_index(drop=True)
     stages.done("scoring", scored_pairs=len(scored), accepted_links=int(accepted_mask(edges, config).sum()))
-    links, conflicts, refused = _cluster_records(records, edges, decisions, previous, config)
+    links, conflicts, refused = _cluster_records(records, features, edges, decisions, previous, config)
     keys = records["record_key"].to_numpy(dtype=object)
     review = _review_pairs(edges, keys, links["person_id"].to_numpy(), trusted, decisions, model, config)
     stages.done("clustering", refused_links=refused, **_stage_counts(links, conflicts, review))
@@ -413,10 +422,10 @@ def resolve(
                       edges=_edges_by_key(edges, keys), counts=stages.counts, seconds=stages.seconds)
 
 
-def _affected_records(union: pd.DataFrame, edges: pd.DataFrame, touched: np.ndarray,
+def _affected_records(features: Features, edges: pd.DataFrame, touched: np.ndarray,
                       config: MatchingConfig, must: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Records in any component (over accepted links and must-links) that holds a touched record."""
-    node, terminal, _ = node_index(union)
+    node, terminal = node_index(features)
     accepted = edges[accepted_mask(edges, config)]
     a = np.concatenate([node[accepted["l"].to_numpy()], node[must[0]]])
     b = np.concatenate([node[accepted["r"].to_numpy()], node[must[1]]])
@@ -446,10 +455,10 @@ def resolve_incremental(
     known = new_records["record_key"].isin(state.records["record_key"])
     union = pd.concat([state.records, match_columns(new_records[~known])], ignore_index=True)
     is_new = np.r_[np.zeros(len(state.records), bool), np.ones(int((~known).sum()), bool)]
-    trusted = trusted_mask(union)
     features = prepare_features(union)
+    trusted = features.trusted
     stages.done("features", records=len(union), new_records=int(is_new.sum()), already_known=int(known.sum()))
-    candidates = candidate_pairs(union, config, only_with=is_new)
+    candidates = candidate_pairs(features, config, only_with=is_new)
     stages.done("blocking", candidate_pairs=len(candidates),
                 **{f"pairs_{name}": n for name, n in candidates.pairs_per_rule.items()})
     model = state.model
@@ -464,7 +473,7 @@ def resolve_incremental(
     touched = is_new.copy()
     for l, r in decided.values():
         touched[l] = touched[r] = True
-    affected = _affected_records(union, edges, touched, config, decided["must_link"])
+    affected = _affected_records(features, edges, touched, config, decided["must_link"])
     sub_index = np.flatnonzero(affected)
     sub = union.iloc[sub_index].reset_index(drop=True)
     sub_position = np.full(len(union), -1)
@@ -473,7 +482,8 @@ def resolve_incremental(
     sub_edges = edges[inside].copy()
     sub_edges["l"], sub_edges["r"] = sub_position[sub_edges["l"]], sub_position[sub_edges["r"]]
     previous = state.links.set_index("record_key")["person_id"]
-    links_sub, conflicts_sub, refused = _cluster_records(sub, sub_edges, decisions, previous, config)
+    links_sub, conflicts_sub, refused = _cluster_records(sub, features.take(sub_index), sub_edges, decisions,
+                                                         previous, config)
 
     old_links = state.links[~state.links["record_key"].isin(sub["record_key"])]
     links = pd.concat([old_links, links_sub], ignore_index=True)
@@ -506,7 +516,7 @@ def train_from_decisions(records: pd.DataFrame, decisions: pd.DataFrame, model: 
     features = prepare_features(records)
     levels = compare_pairs(features, left, right, config)
     supervised = train_supervised(levels, is_match, model)
-    name_frequency = model.name_frequency(features.name_key[left])
+    name_frequency = model.name_frequency(features.name_keys(left))
     keys = records["record_key"].to_numpy(dtype=object)
     table = pd.DataFrame({
         "record_key_l": keys[left], "record_key_r": keys[right],
@@ -521,11 +531,13 @@ def train_from_decisions(records: pd.DataFrame, decisions: pd.DataFrame, model: 
 
 @dataclass(frozen=True)
 class MatchIndex:
-    """Sorted blocking keys of a stored state, for looking up one record in microseconds."""
+    """The stored records coded once, with their blocking keys sorted, for looking up one record."""
 
+    features: Features                                # value codes of every stored record
     keys: dict[str, tuple[np.ndarray, np.ndarray]]   # rule → (sorted uint64 keys, record positions)
     bodies: tuple[np.ndarray, np.ndarray]             # (sorted 17-digit ID bodies, record positions)
     person: np.ndarray                                # person_id per stored record
+    record_key: np.ndarray                            # record_key per stored record
 
 
 def _sorted(keys: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -536,14 +548,16 @@ def _sorted(keys: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.nda
 def build_match_index(state: ResolverState, config: MatchingConfig) -> MatchIndex:
     """Index the stored records once (kept in state.cache by resolve_one)."""
     records = state.records
+    features = prepare_features(records)
     keys = {}
     for rule in config.blocking.rules:
         if rule.fields != (NEIGHBOURHOOD_FIELD,):
-            positions, hashes = rule_keys(records, rule)
+            positions, hashes = rule_keys(features, rule)
             keys[rule.name] = _sorted(hashes, positions)
-    positions, bodies = id_bodies(records["id_number"])
+    positions, bodies = id_bodies(features)
     person = records["record_key"].map(state.links.set_index("record_key")["person_id"]).to_numpy(dtype=object)
-    return MatchIndex(keys=keys, bodies=_sorted(bodies, positions), person=person)
+    return MatchIndex(features=features, keys=keys, bodies=_sorted(bodies, positions), person=person,
+                      record_key=records["record_key"].to_numpy(dtype=object))
 
 
 def _in_sorted(sorted_keys: np.ndarray, positions: np.ndarray, wanted: np.ndarray, cap: int) -> list[np.ndarray]:
@@ -553,19 +567,19 @@ def _in_sorted(sorted_keys: np.ndarray, positions: np.ndarray, wanted: np.ndarra
     return [positions[a:b] for a, b in zip(lo, hi) if 0 < b - a <= cap]
 
 
-def _lookup(index: MatchIndex, fragment: pd.DataFrame, config: MatchingConfig) -> np.ndarray:
-    """Stored record positions sharing a blocking key with the one-row fragment."""
+def _lookup(index: MatchIndex, query: Features, config: MatchingConfig) -> np.ndarray:
+    """Stored record positions sharing a blocking key with the one coded query record."""
     found = []
     cap = config.blocking.max_block_size
     for rule in config.blocking.rules:
         if rule.fields == (NEIGHBOURHOOD_FIELD,):
-            _, body = id_bodies(fragment["id_number"])
-            if len(body):
+            if query.id_has18[0]:
                 # Every body one typo away, looked up directly (compare.id_edit_kind grades them).
-                found += _in_sorted(*index.bodies, typo_variants(clean_text(fragment["id_number"]).iat[0]), cap)
+                number = query.id_digits[0].tobytes().decode("ascii")
+                found += _in_sorted(*index.bodies, typo_variants(number), cap)
             continue
-        _, hashes = rule_keys(fragment, rule)
-        found += _in_sorted(*index.keys[rule.name], np.unique(hashes), cap)
+        _, keys = rule_keys(query, rule)
+        found += _in_sorted(*index.keys[rule.name], np.unique(keys), cap)
     return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
 
 
@@ -577,27 +591,26 @@ def resolve_one(record_fragment: pd.DataFrame | dict, state: ResolverState, conf
     explanation JSON, best first; only candidates at or above the review threshold.
     """
     fragment = pd.DataFrame([record_fragment]) if isinstance(record_fragment, dict) else record_fragment
-    fragment = match_columns(fragment.iloc[:1])
+    query = prepare_features(match_columns(fragment.iloc[:1]))
     if "match_index" not in state.cache:
         state.cache["match_index"] = build_match_index(state, config)
     index: MatchIndex = state.cache["match_index"]
     columns = ["person_id", "match_probability", "record_key", "method", "explanation"]
-    found = _lookup(index, fragment, config)
+    found = _lookup(index, query, config)
     if len(found) == 0:
         return pd.DataFrame(columns=columns)
-    stored = state.records.iloc[found]
-    small = pd.concat([stored, fragment.dropna(axis=1, how="all")], ignore_index=True)[stored.columns]
-    features = prepare_features(small)
-    query = np.full(len(found), len(found))
-    levels = compare_pairs(features, query, np.arange(len(found)), config)
-    name_frequency = state.model.name_frequency(features.name_key[query])
+    # The candidates, then the query as the last row: pair i is (query, candidate i).
+    features = index.features.take(found).append(query)
+    last = np.full(len(found), len(found))
+    levels = compare_pairs(features, last, np.arange(len(found)), config)
+    name_frequency = state.model.name_frequency(features.name_keys(last))
     weight = match_weight(state.model, levels, name_frequency)
-    trusted = trusted_mask(small)
+    trusted = features.trusted
     same_id = trusted[-1] & trusted[:-1] & (levels["id_number"].to_numpy() == 0) if "id_number" in levels else False
     result = pd.DataFrame({
         "person_id": index.person[found],
         "match_probability": np.where(same_id, 1.0, probability(weight)),
-        "record_key": small["record_key"].to_numpy()[:-1],
+        "record_key": index.record_key[found],
         "method": np.where(same_id, "id_number", "probabilistic"),
         "explanation": explanation_json(state.model, levels, name_frequency),
     })

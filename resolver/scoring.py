@@ -7,9 +7,12 @@ Weights are in bits: match weight = log2(λ/(1-λ)) + Σ log2(m/u), probability 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from resolver.compare import NULL
 from resolver.matching_config import FIELD_LEVELS, MatchingConfig
@@ -40,11 +43,20 @@ class FSModel:
         """log2(m/u) of each level of one field."""
         return np.log2(self.m[field_name] / self.u[field_name])
 
-    def name_frequency(self, name_keys: np.ndarray) -> np.ndarray:
+    def name_frequency(self, name_keys: np.ndarray | pa.Array) -> np.ndarray:
         """Share of people bearing each name (the rare-name share for names not in the table)."""
-        table = pd.Series(self.name_frequencies, dtype=float)
-        found = pd.Series(name_keys, dtype=object).map(table)
-        return found.fillna(self.rare_name_frequency).to_numpy(dtype=float)
+        if not isinstance(name_keys, pa.Array):
+            name_keys = pa.array(np.asarray(name_keys, dtype=object), type=pa.string(), from_pandas=True)
+        names, shares = self._frequency_table
+        found = pc.index_in(name_keys, value_set=names).fill_null(-1).to_numpy(zero_copy_only=False)
+        return np.where(found >= 0, shares[np.maximum(found, 0)], self.rare_name_frequency) if len(shares) else \
+            np.full(len(found), self.rare_name_frequency)
+
+    @cached_property
+    def _frequency_table(self) -> tuple[pa.Array, np.ndarray]:
+        """The name table as Arrow (looked up in C++ for a city's pairs) and the shares in the same order."""
+        return (pa.array(list(self.name_frequencies), type=pa.string()),
+                np.fromiter(self.name_frequencies.values(), dtype=float, count=len(self.name_frequencies)))
 
     def to_dict(self) -> dict:
         """A JSON-ready, human-readable form (levels named, weights shown)."""

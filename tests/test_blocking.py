@@ -7,7 +7,8 @@ import pytest
 import yaml
 from test_resolution_fixtures import frame, parsed, record, resident_id
 
-from resolver.blocking import blocking_report, candidate_pairs
+from resolver.blocking import blocking_report, candidate_pairs, rule_keys
+from resolver.compare import prepare_features
 from resolver.matching_config import DEFAULT_PATH, MatchingConfigError, load_matching_config
 
 CONFIG = load_matching_config()
@@ -18,7 +19,7 @@ HOME = "天津市南开区华苑街道日华里3-2-401"
 def pair_rules(records: list[dict], config=CONFIG) -> dict[tuple[str, str], set[str]]:
     """{(record_key, record_key): rule names} of the candidate pairs."""
     table = frame(records)
-    pairs = candidate_pairs(table, config)
+    pairs = candidate_pairs(prepare_features(table), config)
     keys = table["record_key"].to_numpy()
     out = {}
     for l, r, mask in zip(pairs.left, pairs.right, pairs.rule_mask):
@@ -66,7 +67,7 @@ def test_an_oversized_block_is_skipped_and_counted():
     config = load_matching_config()
     config = config.model_copy(update={"blocking": config.blocking.model_copy(update={"max_block_size": 3})})
     switchboard = [record("hr_labour", str(i), f"职工{i}", phones="02200000000") for i in range(4)]
-    pairs = candidate_pairs(frame(switchboard), config)
+    pairs = candidate_pairs(prepare_features(frame(switchboard)), config)
     assert len(pairs) == 0
     assert pairs.skipped_blocks["phone"] == 1
 
@@ -75,7 +76,7 @@ def test_incremental_blocking_keeps_only_pairs_with_a_new_record():
     table = frame([record("survey", "1", "王丽", phones="13800000001"),
                    record("survey", "2", "王丽", phones="13800000001"),
                    record("survey", "3", "王丽", phones="13800000001")])
-    pairs = candidate_pairs(table, CONFIG, only_with=np.array([False, False, True]))
+    pairs = candidate_pairs(prepare_features(table), CONFIG, only_with=np.array([False, False, True]))
     assert sorted(zip(pairs.left.tolist(), pairs.right.tolist())) == [(0, 2), (1, 2)]
 
 
@@ -86,7 +87,8 @@ def test_report_counts_true_pairs_per_rule_and_only_this_rule():
         record("survey", "2", "王丽", birth_date="1985-03-02"),
     ])
     truth = pd.Series(["p1", "p1", "p2"])
-    report = blocking_report(candidate_pairs(table, CONFIG), table, truth).set_index("rule")
+    features = prepare_features(table)
+    report = blocking_report(candidate_pairs(features, CONFIG), features, truth).set_index("rule")
     assert report.loc["phone", "true_pairs_covered"] == 1
     assert report.loc["name_pinyin_birth", "pairs"] == 3
     assert report.loc["name_pinyin_birth", "true_pairs_only_this_rule"] == 0
@@ -102,20 +104,20 @@ def test_a_bad_rule_field_names_the_file_and_key(tmp_path):
         load_matching_config(path)
 
 
-def test_single_record_keys_equal_the_bulk_keys(monkeypatch):
-    # resolve_one builds one record's keys row by row; they must hash exactly like the bulk path.
-    import resolver.blocking as blocking
-
+def test_one_record_alone_gets_the_keys_it_gets_in_bulk():
+    # resolve_one codes the survey record on its own; its keys must equal those it gets among the city's.
     table = frame([
         record("police_resident", "1", "王丽", WANG, phones="13800000001|02212345678", household=parsed(HOME),
                residence=parsed("天津市塘沽区解放路5号")),
         record("survey", "1", "王莉", birth_date="1985-03-02", phones="02212345678"),
     ])
     table["employer_name"] = [None, "天津市示例科技有限公司"]
-    for rule in CONFIG.blocking.rules[2:]:
-        small = set(zip(*map(np.ndarray.tolist, blocking.rule_keys(table, rule))))
-        monkeypatch.setattr(blocking, "SMALL_FRAME", 0)
-        monkeypatch.setattr("resolver.compare.SMALL_FRAME", 0)
-        bulk = set(zip(*map(np.ndarray.tolist, blocking.rule_keys(table, rule))))
-        monkeypatch.undo()
-        assert small == bulk and small, rule.name
+    bulk = prepare_features(table)
+    compared = 0
+    for position in range(len(table)):
+        alone = prepare_features(table.iloc[[position]].reset_index(drop=True))
+        for rule in CONFIG.blocking.rules[2:]:
+            positions, keys = rule_keys(bulk, rule)
+            assert set(rule_keys(alone, rule)[1].tolist()) == set(keys[positions == position].tolist()), rule.name
+            compared += int((positions == position).sum())
+    assert compared >= 6   # phones, address buildings, pinyin + birth date, employer

@@ -80,6 +80,7 @@ def cmd_blocking_report(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from resolver.blocking import blocking_report, candidate_pairs
+    from resolver.compare import prepare_features
     from resolver.ingest import ingest_folder
     from resolver.matching_config import load_matching_config
 
@@ -90,7 +91,8 @@ def cmd_blocking_report(args: argparse.Namespace) -> int:
         truth_records = pd.read_csv(Path(args.truth) / "records.csv", dtype=str)
         truth = records[["source", "record_id"]].merge(truth_records, how="left", on=["source", "record_id"])[
             "person_id"]
-    report = blocking_report(candidate_pairs(records, config), records, truth)
+    features = prepare_features(records.reset_index(drop=True))
+    report = blocking_report(candidate_pairs(features, config), features, truth)
     print(report.to_string(index=False))
     return 0
 
