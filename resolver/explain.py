@@ -17,24 +17,30 @@ from resolver.scoring import FSModel, field_weights, probability
 def explain_levels(model: FSModel, levels: pd.DataFrame, name_frequency: np.ndarray | None = None) -> list[dict]:
     """One waterfall per pair: prior, then per field its level, m, u and weight, then the totals."""
     weights = field_weights(model, levels, name_frequency)
-    totals = model.prior_weight + weights.to_numpy().sum(axis=1)
+    totals = (model.prior_weight + weights.to_numpy().sum(axis=1)).tolist()
+    chances = probability(np.asarray(totals)).tolist()
+    # Plain Python lists: per-cell pandas access would cost more than the whole comparison.
+    level_lists = {f: levels[f].to_numpy().tolist() for f in model.fields}
+    weight_lists = {f: weights[f].to_numpy().tolist() for f in model.fields}
+    frequencies = name_frequency.tolist() if name_frequency is not None else None
+    prior = round(model.prior_weight, 3)
     out = []
     for i in range(len(levels)):
         steps = []
         for f in model.fields:
-            level = int(levels[f].iat[i])
-            step = {"field": f, "level": level_name(f, level), "weight": round(float(weights[f].iat[i]), 3)}
+            level = level_lists[f][i]
+            step = {"field": f, "level": level_name(f, level), "weight": round(weight_lists[f][i], 3)}
             if level != NULL:
                 step["m"] = round(float(model.m[f][level]), 6)
                 step["u"] = round(float(model.u[f][level]), 8)
-                if f == "name" and level == 0 and name_frequency is not None:
-                    step["name_frequency"] = float(name_frequency[i])
+                if f == "name" and level == 0 and frequencies is not None:
+                    step["name_frequency"] = frequencies[i]
             steps.append(step)
         out.append({
-            "prior_weight": round(model.prior_weight, 3),
+            "prior_weight": prior,
             "fields": steps,
-            "match_weight": round(float(totals[i]), 3),
-            "match_probability": float(probability(totals[i])),
+            "match_weight": round(totals[i], 3),
+            "match_probability": chances[i],
         })
     return out
 

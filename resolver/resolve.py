@@ -9,7 +9,7 @@ the thresholds, and links removed by conflict splitting, form the review queue.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,7 +25,7 @@ from resolver.blocking import (
     typo_variants,
 )
 from resolver.cluster import assign_person_ids, cluster_nodes, text_rank
-from resolver.compare import MATCH_COLUMNS, Features, compare_pairs, prepare_features
+from resolver.compare import MATCH_COLUMNS, Features, compare_pairs, features_of_one, prepare_features
 from resolver.explain import explanation_json
 from resolver.matching_config import NEIGHBOURHOOD_FIELD, SAME_ID_BLOCK, BlockingRule, MatchingConfig
 from resolver.scoring import (
@@ -583,15 +583,15 @@ def _lookup(index: MatchIndex, query: Features, config: MatchingConfig) -> np.nd
     return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
 
 
-def resolve_one(record_fragment: pd.DataFrame | dict, state: ResolverState, config: MatchingConfig) -> pd.DataFrame:
+def resolve_one(record_fragment: pd.DataFrame | Mapping[str, object], state: ResolverState, config: MatchingConfig) -> pd.DataFrame:
     """Rank the stored persons a single new canonical record may belong to (the survey app's query).
 
     Returns person_id, match_probability, record_key (the best matching stored record),
     method ('id_number' for an equal trusted number, else 'probabilistic') and the
     explanation JSON, best first; only candidates at or above the review threshold.
     """
-    fragment = pd.DataFrame([record_fragment]) if isinstance(record_fragment, dict) else record_fragment
-    query = prepare_features(match_columns(fragment.iloc[:1]))
+    row = record_fragment if isinstance(record_fragment, Mapping) else record_fragment.iloc[0].to_dict()
+    query = features_of_one(row)
     if "match_index" not in state.cache:
         state.cache["match_index"] = build_match_index(state, config)
     index: MatchIndex = state.cache["match_index"]
@@ -607,13 +607,14 @@ def resolve_one(record_fragment: pd.DataFrame | dict, state: ResolverState, conf
     weight = match_weight(state.model, levels, name_frequency)
     trusted = features.trusted
     same_id = trusted[-1] & trusted[:-1] & (levels["id_number"].to_numpy() == 0) if "id_number" in levels else False
+    chance = np.where(same_id, 1.0, probability(weight))
+    kept = np.flatnonzero(chance >= config.thresholds.review)
+    kept = kept[np.argsort(-chance[kept], kind="stable")]
     result = pd.DataFrame({
-        "person_id": index.person[found],
-        "match_probability": np.where(same_id, 1.0, probability(weight)),
-        "record_key": index.record_key[found],
-        "method": np.where(same_id, "id_number", "probabilistic"),
-        "explanation": explanation_json(state.model, levels, name_frequency),
-    })
-    result = result[result["match_probability"] >= config.thresholds.review]
-    result = result.sort_values("match_probability", ascending=False, kind="stable").drop_duplicates("person_id")
-    return result.reset_index(drop=True)[columns]
+        "person_id": index.person[found[kept]],
+        "match_probability": chance[kept],
+        "record_key": index.record_key[found[kept]],
+        "method": np.where(np.broadcast_to(same_id, chance.shape)[kept], "id_number", "probabilistic"),
+        "explanation": explanation_json(state.model, levels.iloc[kept], name_frequency[kept]),
+    }, columns=columns)
+    return result.drop_duplicates("person_id").reset_index(drop=True)

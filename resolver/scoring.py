@@ -135,10 +135,24 @@ def estimate_u(levels: pd.DataFrame, fields: tuple[str, ...]) -> dict[str, np.nd
 
 
 def _patterns(levels: pd.DataFrame, fields: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct level vectors and how many pairs have each (EM runs on these, not on pairs)."""
-    table = levels[list(fields)].to_numpy(dtype=np.int8)
-    patterns, counts = np.unique(table, axis=0, return_counts=True)
-    return patterns, counts.astype(float)
+    """Distinct level vectors (sorted) and how many pairs have each (EM runs on these, not on pairs).
+
+    Each vector is read as one number in base 8 (levels -1…6 shifted to 0…7, first field most
+    significant), so counting is a bincount or a 1-D unique instead of a row-wise sort.
+    """
+    table = levels[list(fields)].to_numpy(dtype=np.int64) + 1
+    if len(table) == 0:
+        return np.zeros((0, len(fields)), dtype=np.int8), np.zeros(0)
+    place = 8 ** np.arange(len(fields) - 1, -1, -1, dtype=np.int64)
+    number = table @ place
+    if 8 ** len(fields) <= 1 << 24:
+        counts = np.bincount(number, minlength=8 ** len(fields))
+        codes = np.flatnonzero(counts)
+        counts = counts[codes]
+    else:
+        codes, counts = np.unique(number, return_counts=True)
+    patterns = (codes[:, None] // place) % 8 - 1
+    return patterns.astype(np.int8), counts.astype(float)
 
 
 def _default_m(fields: tuple[str, ...]) -> dict[str, np.ndarray]:

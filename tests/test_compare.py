@@ -182,3 +182,29 @@ def test_other_district_is_different():
     left = record("a", "1", "王丽", household=parsed("天津市南开区华苑街道日华里3-2-401"))
     right = record("b", "1", "王丽", household=parsed("天津市河东区大王庄街道6号"))
     assert level_of("address", left, right) == "different"
+
+
+@pytest.fixture(scope="module")
+def sample_records():
+    from pathlib import Path
+
+    from resolver.ingest import ingest_folder
+
+    return ingest_folder(Path(__file__).resolve().parents[1] / "data" / "samples", workers=0).records.reset_index(drop=True)
+
+
+def test_one_record_coded_alone_in_python_gets_the_codes_it_gets_in_bulk(sample_records):
+    # The survey app codes its record with features_of_one; a difference would hide a match.
+    from dataclasses import fields as dataclass_fields
+
+    from resolver.compare import features_of_one
+
+    bulk = prepare_features(sample_records)
+    for position, row in enumerate(sample_records.to_dict("records")):
+        alone, expected = features_of_one(row), bulk.take([position])
+        for field in dataclass_fields(expected):
+            got, want = getattr(alone, field.name), getattr(expected, field.name)
+            if field.name in ("name_key", "name_string"):
+                assert got.to_pylist() == want.to_pylist(), (position, field.name)
+            else:
+                assert np.array_equal(got, want), (position, field.name, got, want)
