@@ -189,8 +189,8 @@ class Engine:
                 for k, v in derived.items()}
 
     # --- matching -------------------------------------------------------------------------
-    def candidates(self, fragment: pd.DataFrame, limit: int) -> list[Candidate]:
-        """Ranked persons a one-row canonical fragment may be (writes nothing)."""
+    def candidates(self, fragment: pd.DataFrame | Mapping[str, object], limit: int) -> list[Candidate]:
+        """Ranked persons a canonical fragment (one row, or a mapping) may be (writes nothing)."""
         with self._state_lock:
             self._ensure_fresh()
             ranked = self.live.candidates(fragment, self.config).head(limit)

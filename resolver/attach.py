@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from resolver.compare import MATCH_COLUMNS
+from resolver.compare import MATCH_COLUMNS, clean_value
 from resolver.errors import InputError
 from resolver.ingest import ingest_folder
 from resolver.mapping import SourceMapping
@@ -44,13 +44,14 @@ from resolver.matching_config import MatchingConfig
 from resolver.pipeline import DECISION_CONSTRAINTS, build_persons, steward_constraints
 from resolver.resolve import LINK_COLUMNS, accepted_mask, match_columns, resolve_incremental, resolve_one
 from resolver.schema import CANONICAL_COLUMNS, TRUSTED_ID_STATUSES
-from resolver.standardise.address import parse_addresses
-from resolver.standardise.dates import parse_dates
-from resolver.standardise.gender import standardise_genders
-from resolver.standardise.id_number import standardise_id_numbers
-from resolver.standardise.names import standardise_names
-from resolver.standardise.phones import standardise_phones
-from resolver.standardise.unique import clean_text
+from resolver.schema import address_columns
+from resolver.standardise.address import address_row
+from resolver.standardise.dates import parse_date
+from resolver.standardise.gender import standardise_gender
+from resolver.standardise.id_number import ID_COLUMNS, standardise_id_number
+from resolver.standardise.names import NAME_COLUMNS, standardise_name
+from resolver.standardise.phones import standardise_phone_field, standardise_phones
+from resolver.standardise.unique import ValueOrError
 from resolver.state import ResolverState
 
 SURVEY_SOURCE = "survey"
@@ -137,43 +138,51 @@ def _id_problem(status: str) -> str:
             "— 请核对证件 (check the card)")
 
 
-def fragment_record(fields: Mapping[str, str | None], record_key: str = "fragment:query") -> pd.DataFrame:
-    """Identity fragments from the field (any of FRAGMENT_FIELDS) as a one-row canonical record for matching.
+def fragment_record(fields: Mapping[str, str | None], record_key: str = "fragment:query") -> dict[str, object]:
+    """Identity fragments from the field (any of FRAGMENT_FIELDS) as one canonical record for matching.
 
-    Uses the standardisers ingestion uses; a value they cannot read is a RowRejected
-    problem of that field. The address is read as a residence (常住) address.
+    Runs the one-value forms of the standardisers ingestion maps over distinct values, so a
+    lookup costs microseconds, not a frame per standardiser; a value they cannot read is a
+    RowRejected problem of that field. The address is read as a residence (常住) address.
+    Returns canonical column → value (absent columns are None).
     """
     unknown = sorted(set(fields) - set(FRAGMENT_FIELDS))
     if unknown:
         raise ValueError(f"fragment_record: unknown fields {unknown}; use {FRAGMENT_FIELDS}")
-    text = {name: clean_text(pd.Series([fields.get(name)], dtype=object)) for name in FRAGMENT_FIELDS}
-    if all(value.iat[0] is None for value in text.values()):
+    text = {name: clean_value(fields.get(name)) for name in FRAGMENT_FIELDS}
+    if all(value is None for value in text.values()):
         raise RowRejected([FieldProblem("body", "至少给出一项身份信息 (give at least one of name, id_number, phone, "
                                                 "address, birth_date)")])
-    out: dict[str, object] = {"record_key": record_key, "source": SURVEY_SOURCE, "record_id": record_key,
-                              "cert_type": "resident_id"}
+    out: dict[str, object] = dict.fromkeys(CANONICAL_COLUMNS)
+    out.update({"record_key": record_key, "source": SURVEY_SOURCE, "record_id": record_key, "cert_type": "resident_id"})
     problems: list[FieldProblem] = []
-    ids = standardise_id_numbers(text["id_number"])
-    out.update(ids.iloc[0].to_dict())
-    if text["id_number"].iat[0] is not None and out["id_status"] not in TRUSTED_ID_STATUSES:
-        problems.append(FieldProblem("id_number", _id_problem(str(out["id_status"]))))
-    out.update(standardise_names(text["name"]).iloc[0].to_dict())
-    phones, errors = standardise_phones(text["phone"])
-    out["phones"] = phones.iat[0]
-    if errors.iat[0]:
-        problems.append(FieldProblem("phone", str(errors.iat[0])))
-    out.update(parse_addresses(text["address"], "residence").iloc[0].to_dict())
-    dates, errors = parse_dates(text["birth_date"])
-    out["birth_date"] = dates.iat[0]
-    if errors.iat[0]:
-        problems.append(FieldProblem("birth_date", str(errors.iat[0])))
-    genders, errors = standardise_genders(text["gender"])
-    out["gender"] = genders.iat[0]
-    if errors.iat[0]:
-        problems.append(FieldProblem("gender", str(errors.iat[0])))
+    number = standardise_id_number(text["id_number"])
+    out.update(zip(ID_COLUMNS, (number.number, number.status, _timestamp(number.birth_date), number.gender,
+                                number.area_code)))
+    if text["id_number"] is not None and number.status not in TRUSTED_ID_STATUSES:
+        problems.append(FieldProblem("id_number", _id_problem(number.status)))
+    name = standardise_name(text["name"])
+    out.update({column: getattr(name, attribute) for attribute, column in NAME_COLUMNS.items()})
+    phones, unreadable = standardise_phone_field(text["phone"])
+    out["phones"] = "|".join(phones) or None
+    if unreadable:
+        # The bulk form words the problem exactly as ingestion reports it.
+        problems.append(FieldProblem("phone", str(standardise_phones(pd.Series([text["phone"]], dtype=object))[1].iat[0])))
+    out.update(zip(address_columns("residence"), address_row(text["address"])))
+    birth_date, error = ValueOrError(parse_date)(text["birth_date"])
+    out["birth_date"] = _timestamp(birth_date)
+    if error:
+        problems.append(FieldProblem("birth_date", error))
+    out["gender"], error = ValueOrError(standardise_gender)(text["gender"])
+    if error:
+        problems.append(FieldProblem("gender", error))
     if problems:
         raise RowRejected(problems)
-    return pd.DataFrame([out]).reindex(columns=list(CANONICAL_COLUMNS))
+    return out
+
+
+def _timestamp(value: dt.date | None) -> pd.Timestamp:
+    return pd.Timestamp(value) if value is not None else pd.NaT
 
 
 # ---------------------------------------------------------------- steward decisions
@@ -359,7 +368,7 @@ class LiveState:
         return ResolverState(records=records, links=links, edges=edges.reset_index(drop=True),
                              conflicts=conflicts.reset_index(drop=True), model=self.model)
 
-    def candidates(self, fragment: pd.DataFrame, config: MatchingConfig) -> pd.DataFrame:
+    def candidates(self, fragment: pd.DataFrame | Mapping[str, object], config: MatchingConfig) -> pd.DataFrame:
         """``resolve_one`` over the base and the attached records, persons as they are now, best first."""
         found = [resolve_one(fragment, self.base, config)]
         if len(self.added_records):

@@ -90,7 +90,8 @@ SMALL_FRAME = 256   # below this many rows plain Python beats pandas' per-call o
 _NULL_TEXT = pa.scalar(None, pa.string())
 
 
-def _clean_value(value: object) -> str | None:
+def clean_value(value: object) -> str | None:
+    """A delivered cell as trimmed text, None when empty or missing (the one-value form of clean_text)."""
     if value is None or value is pd.NA or (isinstance(value, float) and value != value):
         return None
     text = str(value).strip()
@@ -100,7 +101,7 @@ def _clean_value(value: object) -> str | None:
 def clean_text(values: pd.Series) -> pd.Series:
     """Strings stripped, with empty strings and nulls as None (object dtype)."""
     if len(values) <= SMALL_FRAME:
-        return pd.Series([_clean_value(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype=object)
+        return pd.Series([clean_value(v) for v in values.to_numpy(dtype=object)], index=values.index, dtype=object)
     return pd.Series(_text_array(values).to_numpy(zero_copy_only=False), index=values.index, dtype=object)
 
 
@@ -306,7 +307,7 @@ def features_of_one(record: Mapping[str, object]) -> Features:
     where the columnar one pays pandas' and Arrow's per-call costs. It must give exactly the
     codes prepare_features gives (tests/test_compare.py checks every sample record).
     """
-    text = {name: _clean_value(record.get(name)) for name in MATCH_COLUMNS}
+    text = {name: clean_value(record.get(name)) for name in MATCH_COLUMNS}
     status = text["id_status"]
     id_number = text["id_number"] if status != "missing" else None
     has18 = id_number is not None and _ID18_PATTERN.fullmatch(id_number) is not None
@@ -317,8 +318,8 @@ def features_of_one(record: Mapping[str, object]) -> Features:
     name_string = pinyin.replace(" ", "") if pinyin is not None else (name_key.lower() if name_key is not None else None)
 
     raw_birth = record.get("birth_date")
-    birth = _date_parts(raw_birth) if _clean_value(raw_birth) is not None else None
-    if birth is None and _clean_value(record.get("id_birth_date")) is not None:
+    birth = _date_parts(raw_birth) if clean_value(raw_birth) is not None else None
+    if birth is None and clean_value(record.get("id_birth_date")) is not None:
         birth = _date_parts(record.get("id_birth_date"))
     gender_text = text["gender"] if text["gender"] is not None else text["id_gender"]
 
@@ -502,7 +503,8 @@ def compare_employer(f: Features, left: np.ndarray, right: np.ndarray) -> np.nda
     return level
 
 
-def compare_pairs(features: Features, left: np.ndarray, right: np.ndarray, config: MatchingConfig) -> pd.DataFrame:
+def compare_levels(features: Features, left: np.ndarray, right: np.ndarray,
+                   config: MatchingConfig) -> dict[str, np.ndarray]:
     """Comparison levels (int8, -1 = missing) of each configured field for the pairs (left[i], right[i])."""
     left = np.asarray(left, dtype=np.int64)
     right = np.asarray(right, dtype=np.int64)
@@ -518,8 +520,13 @@ def compare_pairs(features: Features, left: np.ndarray, right: np.ndarray, confi
     columns: dict[str, np.ndarray] = {}
     for field in config.fields:
         parts = [comparers[field](left[s : s + _CHUNK], right[s : s + _CHUNK]) for s in range(0, len(left), _CHUNK)]
-        columns[field] = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int8)
-    return pd.DataFrame(columns)
+        columns[field] = parts[0] if len(parts) == 1 else (np.concatenate(parts) if parts else np.zeros(0, np.int8))
+    return columns
+
+
+def compare_pairs(features: Features, left: np.ndarray, right: np.ndarray, config: MatchingConfig) -> pd.DataFrame:
+    """compare_levels as a frame, one row per pair."""
+    return pd.DataFrame(compare_levels(features, left, right, config))
 
 
 def level_name(field: str, level: int) -> str:

@@ -11,21 +11,22 @@ import numpy as np
 import pandas as pd
 
 from resolver.compare import NULL, level_name
-from resolver.scoring import FSModel, field_weights, probability
+from resolver.scoring import FSModel, LevelTable, probability, weight_arrays
 
 
-def explain_levels(model: FSModel, levels: pd.DataFrame, name_frequency: np.ndarray | None = None) -> list[dict]:
+def explain_levels(model: FSModel, levels: LevelTable, name_frequency: np.ndarray | None = None) -> list[dict]:
     """One waterfall per pair: prior, then per field its level, m, u and weight, then the totals."""
-    weights = field_weights(model, levels, name_frequency)
-    totals = (model.prior_weight + weights.to_numpy().sum(axis=1)).tolist()
+    weights = weight_arrays(model, levels, name_frequency)
+    count = len(np.asarray(levels[model.fields[0]])) if model.fields else 0
+    totals = (model.prior_weight + np.sum([weights[f] for f in model.fields], axis=0)).tolist() if count else []
     chances = probability(np.asarray(totals)).tolist()
     # Plain Python lists: per-cell pandas access would cost more than the whole comparison.
-    level_lists = {f: levels[f].to_numpy().tolist() for f in model.fields}
-    weight_lists = {f: weights[f].to_numpy().tolist() for f in model.fields}
+    level_lists = {f: np.asarray(levels[f]).tolist() for f in model.fields}
+    weight_lists = {f: weights[f].tolist() for f in model.fields}
     frequencies = name_frequency.tolist() if name_frequency is not None else None
     prior = round(model.prior_weight, 3)
     out = []
-    for i in range(len(levels)):
+    for i in range(count):
         steps = []
         for f in model.fields:
             level = level_lists[f][i]
@@ -45,7 +46,7 @@ def explain_levels(model: FSModel, levels: pd.DataFrame, name_frequency: np.ndar
     return out
 
 
-def explanation_json(model: FSModel, levels: pd.DataFrame, name_frequency: np.ndarray | None = None) -> list[str]:
+def explanation_json(model: FSModel, levels: LevelTable, name_frequency: np.ndarray | None = None) -> list[str]:
     """explain_levels as compact JSON strings (Chinese kept readable)."""
     return [json.dumps(e, ensure_ascii=False, separators=(",", ":")) for e in explain_levels(model, levels, name_frequency)]
 

@@ -25,7 +25,7 @@ from resolver.blocking import (
     typo_variants,
 )
 from resolver.cluster import assign_person_ids, cluster_nodes, text_rank
-from resolver.compare import MATCH_COLUMNS, Features, compare_pairs, features_of_one, prepare_features
+from resolver.compare import MATCH_COLUMNS, Features, compare_levels, compare_pairs, features_of_one, prepare_features
 from resolver.explain import explanation_json
 from resolver.matching_config import NEIGHBOURHOOD_FIELD, SAME_ID_BLOCK, BlockingRule, MatchingConfig
 from resolver.scoring import (
@@ -602,19 +602,21 @@ def resolve_one(record_fragment: pd.DataFrame | Mapping[str, object], state: Res
     # The candidates, then the query as the last row: pair i is (query, candidate i).
     features = index.features.take(found).append(query)
     last = np.full(len(found), len(found))
-    levels = compare_pairs(features, last, np.arange(len(found)), config)
+    levels = compare_levels(features, last, np.arange(len(found)), config)
     name_frequency = state.model.name_frequency(features.name_keys(last))
     weight = match_weight(state.model, levels, name_frequency)
     trusted = features.trusted
-    same_id = trusted[-1] & trusted[:-1] & (levels["id_number"].to_numpy() == 0) if "id_number" in levels else False
+    same_id = trusted[-1] & trusted[:-1] & (levels["id_number"] == 0) if "id_number" in levels else \
+        np.zeros(len(found), bool)
     chance = np.where(same_id, 1.0, probability(weight))
     kept = np.flatnonzero(chance >= config.thresholds.review)
     kept = kept[np.argsort(-chance[kept], kind="stable")]
-    result = pd.DataFrame({
+    # The best record of each person, best first (kept is already in that order).
+    kept = kept[~pd.Series(index.person[found[kept]]).duplicated().to_numpy()]
+    return pd.DataFrame({
         "person_id": index.person[found[kept]],
         "match_probability": chance[kept],
         "record_key": index.record_key[found[kept]],
-        "method": np.where(np.broadcast_to(same_id, chance.shape)[kept], "id_number", "probabilistic"),
-        "explanation": explanation_json(state.model, levels.iloc[kept], name_frequency[kept]),
+        "method": np.where(same_id[kept], "id_number", "probabilistic"),
+        "explanation": explanation_json(state.model, {f: v[kept] for f, v in levels.items()}, name_frequency[kept]),
     }, columns=columns)
-    return result.drop_duplicates("person_id").reset_index(drop=True)

@@ -7,7 +7,9 @@ Weights are in bits: match weight = log2(λ/(1-λ)) + Σ log2(m/u), probability 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from functools import cached_property
+from typing import Union
 
 import numpy as np
 import pandas as pd
@@ -225,18 +227,26 @@ def term_frequencies(name_keys: pd.Series, top_n: int) -> tuple[dict[str, float]
     return {str(k): float(v) / total for k, v in top.items()}, float(rare)
 
 
-def field_weights(model: FSModel, levels: pd.DataFrame, name_frequency: np.ndarray | None = None) -> pd.DataFrame:
+LevelTable = Union[pd.DataFrame, Mapping[str, np.ndarray]]   # comparison levels per field, one entry per pair
+
+
+def weight_arrays(model: FSModel, levels: LevelTable, name_frequency: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Each field's weight (bits) per pair; 0 for a missing side. Same-character names get the TF weight."""
     out = {}
     for f in model.fields:
-        lv = levels[f].to_numpy()
+        lv = np.asarray(levels[f])
         w = np.where(lv == NULL, 0.0, model.level_weights(f)[np.maximum(lv, 0)])
         if f == "name" and name_frequency is not None:
             same = lv == 0
             u_name = np.maximum(name_frequency[same], model.min_u)
             w[same] = np.log2(model.m[f][0] / u_name)
         out[f] = w
-    return pd.DataFrame(out, index=levels.index)
+    return out
+
+
+def field_weights(model: FSModel, levels: pd.DataFrame, name_frequency: np.ndarray | None = None) -> pd.DataFrame:
+    """weight_arrays as a frame aligned with `levels`."""
+    return pd.DataFrame(weight_arrays(model, levels, name_frequency), index=levels.index)
 
 
 def probability(weight: np.ndarray | float) -> np.ndarray:
@@ -244,9 +254,11 @@ def probability(weight: np.ndarray | float) -> np.ndarray:
     return 1.0 / (1.0 + np.exp2(-np.asarray(weight, dtype=float)))
 
 
-def match_weight(model: FSModel, levels: pd.DataFrame, name_frequency: np.ndarray | None = None) -> np.ndarray:
+def match_weight(model: FSModel, levels: LevelTable, name_frequency: np.ndarray | None = None) -> np.ndarray:
     """Prior + field weights per pair."""
-    return model.prior_weight + field_weights(model, levels, name_frequency).to_numpy().sum(axis=1)
+    weights = weight_arrays(model, levels, name_frequency)
+    return model.prior_weight + np.sum(list(weights.values()), axis=0) if weights else \
+        np.full(len(levels), model.prior_weight)
 
 
 def pair_prior(group_sizes: np.ndarray, n_records: int) -> float:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pandas as pd
 import pytest
+from test_resolution_fixtures import resident_id
 
 from resolver.attach import (
     FieldProblem, LiveState, RowRejected, fragment_record, recluster, restatus, steward_constraints, survey_record,
@@ -70,7 +71,7 @@ def test_fragments_need_one_readable_field():
         fragment_record({"name": "张伟", "birth_date": "1980-02-30", "phone": "12"})
     assert {p.field for p in refused.value.problems} == {"birth_date", "phone"}
     fragment = fragment_record({"name": " 張偉 ", "address": "河西区马场街道"})
-    assert fragment["name"].iat[0] == "张伟" and fragment["residence_district_code"].iat[0] == "120103"
+    assert fragment["name"] == "张伟" and fragment["residence_district_code"] == "120103"
 
 
 def test_the_latest_steward_decision_on_a_pair_wins():
@@ -122,3 +123,39 @@ def test_a_must_link_reclusters_the_component_as_a_full_incremental_run_would(st
     assert (ours == expected.reindex(ours.index)).all()
     assert ours[review["record_key_l"]] == ours[review["record_key_r"]]
     assert len(change.vanished) == 1
+
+
+# A valid number typed on a phone keyboard in full-width digits, with a lower-case check character.
+FULL_WIDTH_ID = resident_id("120104", "1985-03-02", "123").lower().translate(
+    {ord(c): ord(c) + 0xFEE0 for c in "0123456789"})
+
+
+@pytest.mark.parametrize("fields", [
+    {"name": " 張偉 ", "id_number": FULL_WIDTH_ID, "phone": "13800000001/022-23456789"},
+    {"name": "欧阳 娜娜", "id_number": "120104850302123", "address": "天津市塘沽区解放路5号", "gender": "女"},
+    {"name": "john SMITH", "birth_date": "1985.3.2", "address": "河西区马场街道友谊路3号楼2门401", "gender": "1"},
+    {"name": "单雪", "birth_date": "19850302", "phone": "022 2345 6789"},
+])
+def test_a_fragment_is_standardised_as_ingestion_standardises_a_column(fields):
+    # fragment_record runs the one-value standardisers; ingestion runs the column forms.
+    from resolver.schema import address_columns
+    from resolver.standardise.address import parse_addresses
+    from resolver.standardise.dates import parse_dates
+    from resolver.standardise.gender import standardise_genders
+    from resolver.standardise.id_number import standardise_id_numbers
+    from resolver.standardise.names import standardise_names
+    from resolver.standardise.phones import standardise_phones
+
+    def column(name):
+        return pd.Series([fields.get(name)], dtype=object).str.strip()
+
+    expected = {**standardise_id_numbers(column("id_number")).iloc[0].to_dict(),
+                **standardise_names(column("name")).iloc[0].to_dict(),
+                **parse_addresses(column("address"), "residence").iloc[0].to_dict(),
+                "phones": standardise_phones(column("phone"))[0].iat[0],
+                "birth_date": parse_dates(column("birth_date"))[0].iat[0],
+                "gender": standardise_genders(column("gender"))[0].iat[0]}
+    fragment = fragment_record(fields)
+    for name, value in expected.items():
+        assert (pd.isna(value) and pd.isna(fragment[name])) or fragment[name] == value, name
+    assert set(address_columns("residence")) <= set(expected)

@@ -106,9 +106,12 @@ def browser(tmp_path_factory):
 
 
 def _wait(driver, condition, message: str):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1).until(condition, message)
+    # The page re-renders its lists after each decision: an element read mid-render is retried, not an error.
+    return WebDriverWait(driver, WAIT_SECONDS, poll_frequency=0.1,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(condition, message)
 
 
 def _open(driver, served: Served) -> None:
