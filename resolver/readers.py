@@ -10,6 +10,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,9 @@ import pyarrow.csv as pacsv
 from resolver.errors import InputError
 
 LINE = "__line"
+_NEWLINE = re.compile(rb"\n")
+# bytes.strip()'s whitespace is the bytes regex's \s: a file with no other byte after its header has no rows.
+_NOT_WHITESPACE = re.compile(rb"\S")
 
 
 @dataclass
@@ -43,19 +47,28 @@ class RawTable:
         return len(self.frame) + len(self.ragged)
 
 
+def _is_utf8(data: bytes | memoryview) -> bool:
+    """Whether the bytes are valid UTF-8, checked by Arrow without building a Python string of the file."""
+    offsets = pa.py_buffer(np.array([0, len(data)], dtype=np.int64))
+    try:
+        pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)]).cast(pa.large_string())
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
 def detect_encoding(data: bytes, path: Path) -> str:
     """UTF-8 with BOM, UTF-8, or GB18030 (a superset of GBK) — decided by strict decoding, never guessed."""
-    if data.startswith(b"\xef\xbb\xbf"):
+    if data.startswith(codecs.BOM_UTF8):
+        if _is_utf8(memoryview(data)[len(codecs.BOM_UTF8):]):
+            return "utf-8-sig"
         try:
             data.decode("utf-8-sig")
         except UnicodeDecodeError as error:
             raise InputError(f"{path.name}: 文件有 UTF-8 BOM 但内容不是有效的 UTF-8 (byte {error.start})") from error
         return "utf-8-sig"
-    try:
-        data.decode("utf-8")
+    if _is_utf8(data):
         return "utf-8"
-    except UnicodeDecodeError:
-        pass
     try:
         data.decode("gb18030")
         return "gb18030"
@@ -64,6 +77,12 @@ def detect_encoding(data: bytes, path: Path) -> str:
             f"{path.name}: 无法识别文件编码 (neither UTF-8 nor GBK/GB18030; undecodable byte at offset "
             f"{error.start}) — 请以 UTF-8 或 GBK 重新导出 (re-export as UTF-8 or GBK)"
         ) from error
+
+
+def _line_end(data: bytes | memoryview) -> int:
+    """Offset of the first newline byte, or the length when there is none."""
+    newline = _NEWLINE.search(data)
+    return len(data) if newline is None else newline.start()
 
 
 def _check_header(header: list[str], path: Path) -> list[str]:
@@ -76,7 +95,7 @@ def _check_header(header: list[str], path: Path) -> list[str]:
     return header
 
 
-def _read_csv_fast(utf8: bytes, header: list[str]) -> pd.DataFrame | None:
+def _read_csv_fast(utf8: bytes | memoryview, header: list[str]) -> pd.DataFrame | None:
     """pyarrow parse of UTF-8 bytes, blank lines dropped; None when any row is ragged (the exact path takes over)."""
     bad_rows: list[object] = []
 
@@ -85,7 +104,7 @@ def _read_csv_fast(utf8: bytes, header: list[str]) -> pd.DataFrame | None:
         return "skip"
 
     table = pacsv.read_csv(
-        io.BytesIO(utf8),
+        pa.BufferReader(pa.py_buffer(utf8)),
         read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 24),
         # Blank lines stay as empty rows so that row i is line i + 2 exactly.
         parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
@@ -139,17 +158,18 @@ def read_csv_file(path: Path) -> RawTable:
     data = path.read_bytes()
     encoding = detect_encoding(data, path)
     # The header line alone is decoded here; a newline byte never occurs inside a UTF-8 or GB18030 character.
-    first_line = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode(encoding))), [])
+    first_line = next(csv.reader(io.StringIO(data[:_line_end(data)].decode(encoding))), [])
     header = _check_header(first_line, path)
     # pyarrow reads UTF-8: the file's own bytes when it is UTF-8, else the text re-encoded.
+    # (Slices are memoryviews: a file is never copied just to drop its BOM or look past its header.)
     if encoding == "utf-8":
-        utf8 = data
+        utf8 = memoryview(data)
     elif encoding == "utf-8-sig":
-        utf8 = data[len(codecs.BOM_UTF8):]
+        utf8 = memoryview(data)[len(codecs.BOM_UTF8):]
     else:
-        utf8 = data.decode(encoding).encode("utf-8")
+        utf8 = memoryview(data.decode(encoding).encode("utf-8"))
     ragged: list[tuple[int, str]] = []
-    if not utf8.partition(b"\n")[2].strip():
+    if _NOT_WHITESPACE.search(utf8, _line_end(utf8) + 1) is None:
         # A header and nothing else (with or without a final newline): no rows, not an error.
         frame = pd.DataFrame({**{h: pd.Series(dtype=object) for h in header}, LINE: pd.Series(dtype="int64")})
         return RawTable(path=path, encoding=encoding, header=header, frame=frame, ragged=ragged)

@@ -183,3 +183,27 @@ def test_standardise_genders_per_row():
     genders, errors = standardise_genders(pd.Series(["男", "Ｆ", "x", None]))
     assert genders.tolist() == ["M", "F", None, None]
     assert errors[[0, 1, 3]].isna().all() and "'x'" in errors[2]
+
+
+def test_dates_parsed_together_equal_dates_parsed_one_by_one():
+    """parse_dates reads common notations in one vectorised pass; it must agree with parse_date on every value."""
+    cells = ["2021-03-05", "2021/3/5", "2021年3月5日", "2021年03月05日", "20210305", "2021-3-05", "2021/03-05",
+             "2021-02-29", "20211305", "00000000", "2021-00-10", "1899-12-31", "2101-01-01", "19000101", "21001231",
+             "２０２１－０３－０５", "2021-03-05 ", "abc", "", None]
+    values, errors = parse_dates(pd.Series(cells, dtype=object))
+    for cell, value, error in zip(cells, values, errors):
+        try:
+            expected, expected_error = parse_date(cell), None
+        except ValueError as problem:
+            expected, expected_error = None, str(problem)
+        assert (None if pd.isna(value) else value.date()) == expected, cell
+        assert error == expected_error, cell
+
+
+def test_a_shared_date_cache_gives_the_same_values():
+    cache: dict = {}
+    cells = pd.Series(["2021-03-05", "2021-02-29"], dtype=object)
+    first_values, first_errors = parse_dates(cells, cache)
+    again_values, again_errors = parse_dates(cells, cache)
+    pd.testing.assert_series_equal(first_values, again_values)
+    pd.testing.assert_series_equal(first_errors, again_errors)

@@ -40,6 +40,10 @@ _PERIOD_PATTERNS = (
 # or fewer read as a year, not a date, so text serials need five digits (1927-05-18 onwards).
 _SERIAL_TEXT = re.compile(r"\d{5}(?:\.\d+)?")
 _SPACES = re.compile(r"\s+")
+# The notations most cells use, in ASCII digits: 2021-03-05, 2021/3/5, 2021年3月5日, 20210305. Their new values
+# are parsed together (parse_dates); anything else, and any of them that is not a plausible date, one by one.
+_COMMON_DATE = re.compile(
+    r"([0-9]{4})(?:([-/])([0-9]{1,2})\2([0-9]{1,2})|年([0-9]{1,2})月([0-9]{1,2})日|([0-9]{2})([0-9]{2}))")
 
 
 def excel_serial_to_date(serial: float) -> date:
@@ -86,8 +90,26 @@ def parse_dates(raw: pd.Series, cache: dict | None = None) -> tuple[pd.Series, p
     """
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         raw = raw.astype(object).where(raw.notna(), None)
+    cache = {} if cache is None else cache
+    cache.update(_common_dates([value for value in pd.unique(raw) if type(value) is str and value not in cache]))
     values, errors = map_unique_checked(raw, _parse_timestamp, cache, failed=pd.NaT)
     return values.astype("datetime64[ns]"), errors
+
+
+def _common_dates(texts: list[str]) -> dict[str, tuple[pd.Timestamp, None]]:
+    """{text: (Timestamp, None)} for the texts in a _COMMON_DATE notation that are plausible dates.
+
+    The same entries _parse_timestamp's checked form gives them, computed with one vectorised
+    calendar check instead of a call per value.
+    """
+    found = [(text, match) for text in texts if (match := _COMMON_DATE.fullmatch(text)) is not None]
+    if not found:
+        return {}
+    parts = np.array([(m[1], m[3] or m[5] or m[7], m[4] or m[6] or m[8]) for _, m in found], dtype=np.int64)
+    years, months, days = parts.T
+    stamps = pd.to_datetime(pd.DataFrame({"year": years, "month": months, "day": days}), errors="coerce")
+    plausible = stamps.notna() & (years >= PLAUSIBLE_YEARS[0]) & (years <= PLAUSIBLE_YEARS[1])
+    return {text: (stamp, None) for (text, _), stamp, ok in zip(found, stamps, plausible) if ok}
 
 
 def parse_period(raw: Any) -> str | None:
