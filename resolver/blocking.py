@@ -83,7 +83,7 @@ def rule_keys(features: Features, rule: BlockingRule) -> tuple[np.ndarray, np.nd
               if name not in ADDRESS_KEY_FIELDS and name != "phone"}
     roles = range(_ROLES) if any(name in ADDRESS_KEY_FIELDS for name in rule.fields) else [None]
     slots = range(features.phones.shape[1]) if "phone" in rule.fields else [None]
-    all_positions, all_keys = [], []
+    variants: list[tuple[np.ndarray, np.ndarray]] = []     # (complete, key) per record, one per role × phone
     for role in roles:
         for slot in slots:
             parts = []
@@ -94,15 +94,16 @@ def rule_keys(features: Features, rule: BlockingRule) -> tuple[np.ndarray, np.nd
                     parts.append(features.phones[:, slot])
                 else:
                     parts.append(features.address[:, role, ADDRESS_LEVEL_PARTS.index(name)])
-            complete = np.logical_and.reduce([part >= 0 for part in parts])
-            all_positions.append(np.flatnonzero(complete))
-            all_keys.append(_mix([part[complete] for part in parts]))
-    positions, keys = np.concatenate(all_positions), np.concatenate(all_keys)
-    # A record with the same key twice (e.g. one building as household and residence) counts once.
-    order = np.lexsort((positions, keys))
-    positions, keys = positions[order], keys[order]
-    first = np.r_[True, (keys[1:] != keys[:-1]) | (positions[1:] != positions[:-1])] if len(keys) else np.zeros(0, bool)
-    return positions[first], keys[first]
+            variants.append((np.logical_and.reduce([part >= 0 for part in parts]), _mix(parts)))
+    all_positions, all_keys = [], []
+    for i, (complete, key) in enumerate(variants):
+        # A record with the same key twice (one building as household and residence) counts once.
+        keep = complete.copy()
+        for earlier_complete, earlier_key in variants[:i]:
+            keep &= ~(earlier_complete & (earlier_key == key))
+        all_positions.append(np.flatnonzero(keep))
+        all_keys.append(key[keep])
+    return np.concatenate(all_positions), np.concatenate(all_keys)
 
 
 def pairs_within_groups(positions: np.ndarray, keys: np.ndarray, first: np.ndarray,
@@ -115,6 +116,9 @@ def pairs_within_groups(positions: np.ndarray, keys: np.ndarray, first: np.ndarr
     """
     if len(keys) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+    # Keys held once form no pair: drop them by hashing (linear) before the sort.
+    shared = pd.Series(keys).duplicated(keep=False).to_numpy()
+    positions, keys = positions[shared], keys[shared]
     order = np.lexsort((positions, ~first[positions], keys))
     keys, positions = keys[order], positions[order]
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])

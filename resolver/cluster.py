@@ -20,6 +20,7 @@ Person ids (rule, stable across runs):
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,14 +97,15 @@ def cluster_nodes(
     edge_a: np.ndarray,
     edge_b: np.ndarray,
     edge_weight: np.ndarray,
-    node_rank: np.ndarray,
+    node_rank: Callable[[np.ndarray], np.ndarray],
     must_link: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64)),
     cannot_link: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64)),
 ) -> Clustering:
     """Cluster nodes over accepted edges under the ID-group and steward constraints.
 
-    `terminal` marks ID-group nodes; `node_rank` orders nodes by their smallest record
-    key and breaks ties between equal weights, so the result does not depend on input order.
+    `terminal` marks ID-group nodes; `node_rank(nodes)` ranks the given nodes (e.g. by their
+    smallest record key) and breaks ties between equal weights, so the result does not depend on
+    input order. It is asked only about the nodes of components that must be split.
     """
     must_a, must_b = (np.asarray(x, dtype=np.int64) for x in must_link)
     cannot_a, cannot_b = (np.asarray(x, dtype=np.int64) for x in cannot_link)
@@ -129,7 +131,10 @@ def cluster_nodes(
         for a, b in zip(must_a.tolist(), must_b.tolist()):
             sets.union(a, b)   # stewards win, even over two ID numbers
         edge_in = np.flatnonzero(in_split[edge_a])
-        order = np.lexsort((node_rank[edge_b[edge_in]], node_rank[edge_a[edge_in]], -edge_weight[edge_in]))
+        involved = np.unique(np.concatenate([edge_a[edge_in], edge_b[edge_in]]))
+        rank = np.zeros(n_nodes, dtype=np.int64)
+        rank[involved] = node_rank(involved)
+        order = np.lexsort((rank[edge_b[edge_in]], rank[edge_a[edge_in]], -edge_weight[edge_in]))
         refusal: dict[int, str] = {}
         for e in edge_in[order].tolist():
             a, b = int(edge_a[e]), int(edge_b[e])
@@ -211,9 +216,10 @@ def assign_person_ids(
     if len(rest):
         clusters = rest["cluster"].to_numpy()
         by_id = smallest_text(clusters, rest["trusted_id"].to_numpy(dtype=object))
-        by_key = smallest_text(clusters, rest["record_key"].to_numpy(dtype=object))
-        anchors = ("id:" + by_id).reindex(by_key.index).fillna("rec:" + by_key)
-        anchors = anchors.iloc[np.argsort(text_rank(anchors.to_numpy(dtype=object)), kind="stable")]
+        # Only clusters without a trusted ID number are anchored on a record key: rank just their keys.
+        keyed = ~np.isin(clusters, by_id.index.to_numpy())
+        by_key = smallest_text(clusters[keyed], rest["record_key"].to_numpy(dtype=object)[keyed])
+        anchors = pd.concat([("id:" + by_id), ("rec:" + by_key)]).sort_index()
         chosen.update(_hashed_ids(anchors, taken))
     if not chosen:
         return np.zeros(0, dtype=object)
@@ -224,18 +230,21 @@ def assign_person_ids(
 
 
 def _hashed_ids(anchors: pd.Series, taken: set[str]) -> dict[int, str]:
-    """cluster → "P" + hash of its anchor, in anchor order; a suffix "-2", "-3" … avoids ids in use.
+    """cluster → "P" + hash of its anchor; a suffix "-2", "-3" … in anchor order avoids ids in use.
 
-    Hashes are computed in one pass; only anchors whose hash is already taken (or repeats an
-    earlier anchor's) go through the suffix loop, in the same order as one loop over all would.
+    Hashes are computed in one pass; only anchors whose hash is already taken or shared with
+    another anchor go through the suffix loop, in text order of the anchors, so the outcome
+    is that of one loop over all anchors in text order (the smallest anchor keeps the plain id).
     """
     hashes = np.array([_hash_id(anchor) for anchor in anchors.to_numpy()], dtype=object)
-    clash = pd.Series(hashes).duplicated().to_numpy()
+    shared = pd.Series(hashes).duplicated(keep=False).to_numpy()
     if taken:
-        clash |= np.isin(hashes, np.array(list(taken), dtype=object))
-    out = dict(zip(anchors.index[~clash].tolist(), hashes[~clash].tolist()))
+        shared |= np.isin(hashes, np.array(list(taken), dtype=object))
+    out = dict(zip(anchors.index[~shared].tolist(), hashes[~shared].tolist()))
     used = taken | set(out.values())
-    for cluster_label, plain in zip(anchors.index[clash].tolist(), hashes[clash].tolist()):
+    contested = np.flatnonzero(shared)
+    contested = contested[np.argsort(text_rank(anchors.to_numpy(dtype=object)[contested]), kind="stable")]
+    for cluster_label, plain in zip(anchors.index[contested].tolist(), hashes[contested].tolist()):
         candidate, n = plain, 1
         while candidate in used:
             n += 1

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -106,8 +108,13 @@ def _check_records(records: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in ("record_key", "source", "record_id", "id_number", "id_status") if c not in records.columns]
     if missing:
         raise ValueError(f"records lack canonical column(s) {missing}: pass the output of resolver.ingest.ingest_folder")
-    duplicated = records["record_key"][records["record_key"].duplicated()]
-    if len(duplicated):
+    # Counted in Arrow (a pandas hash table over a city's key strings takes seconds); named in pandas.
+    try:
+        keys = pa.array(records["record_key"], type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        keys = pa.array(records["record_key"].astype(str), type=pa.string())
+    if pc.count_distinct(keys, mode="all").as_py() != len(keys):
+        duplicated = records["record_key"][records["record_key"].duplicated()]
         raise ValueError(f"record_key must be unique; repeated: {duplicated.head(5).tolist()} — fix the ingestion keys")
     if _positional(records):
         return records   # resolution only reads it: no copy of a city's records
@@ -134,16 +141,18 @@ def trusted_id_numbers(records: pd.DataFrame, features: Features) -> np.ndarray:
     return np.where(features.trusted, records["id_number"].to_numpy(dtype=object), None)
 
 
-def _node_rank(node: np.ndarray, record_key: np.ndarray, n_nodes: int) -> np.ndarray:
-    """Rank (1…n_nodes) of each node's smallest record key: a tie-break independent of input order.
+def _node_ranker(node: np.ndarray, record_key: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """node_rank for cluster_nodes: ranks the asked nodes by their smallest record key, a tie-break
+    independent of input order. Only the records of the asked nodes are ranked (record keys are
+    unique, so ranking them ranks the nodes' smallest keys)."""
+    def rank(nodes: np.ndarray) -> np.ndarray:
+        positions = np.flatnonzero(np.isin(node, nodes))
+        smallest = np.full(len(nodes), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(smallest, np.searchsorted(nodes, node[positions]), text_rank(record_key[positions]))
+        out = np.empty(len(nodes), dtype=np.int64)
+        out[np.argsort(smallest, kind="stable")] = np.arange(1, len(nodes) + 1)
+        return out
 
-    Record keys are unique, so ranking each node's smallest key rank is the same as ranking
-    its smallest key; the keys are ranked once in Arrow (text_rank) instead of min over strings.
-    """
-    smallest = np.full(n_nodes, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(smallest, node, text_rank(record_key))
-    rank = np.empty(n_nodes, dtype=np.int64)
-    rank[np.argsort(smallest, kind="stable")] = np.arange(1, n_nodes + 1)
     return rank
 
 
@@ -263,7 +272,7 @@ def _cluster_records(
     (positions l, r into records)."""
     node, terminal = node_index(features)
     keys = records["record_key"].to_numpy(dtype=object)
-    rank = _node_rank(node, keys, len(terminal))
+    rank = _node_ranker(node, keys)
 
     accepted = edges[accepted_mask(edges, config)]
     na, nb = node[accepted["l"].to_numpy()], node[accepted["r"].to_numpy()]

@@ -12,7 +12,7 @@ def clusters(n, terminal, edges, must=(), cannot=()):
     a, b, w = (np.array([e[i] for e in edges], dtype=float if i == 2 else np.int64) for i in range(3))
     pair = lambda ps: (np.array([p[0] for p in ps], np.int64), np.array([p[1] for p in ps], np.int64))  # noqa: E731
     return cluster_nodes(n, np.array(terminal, bool), a.astype(np.int64), b.astype(np.int64), w,
-                         np.arange(n), pair(must), pair(cannot))
+                         lambda nodes: nodes, pair(must), pair(cannot))
 
 
 def together(result, x, y) -> bool:
