@@ -425,8 +425,9 @@ class Engine:
             if self.live.version == self._saved_version:
                 return
             live, version = self.live, self.live.version
-            state = live.materialise()
+            frozen = live.frozen()
             pending = dict(self._pending_records)
+        state = frozen.materialise()   # seconds for a city: lookups and attaches go on meanwhile
         with self._flush_lock:
             if live is not self.live or version <= self._saved_version:
                 return   # a later snapshot was saved meanwhile, or a `canbao run` replaced the state

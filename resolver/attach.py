@@ -381,9 +381,12 @@ class LiveState:
         ranked = _concat(found)
         if ranked.empty:
             return ranked
-        current = self.persons_of(ranked["record_key"])
-        ranked["person_id"] = ranked["record_key"].map(current).fillna(ranked["person_id"])
-        ranked = ranked.sort_values("match_probability", ascending=False, kind="stable")
+        keys, stored = ranked["record_key"].tolist(), ranked["person_id"].tolist()
+        current = self.persons_of(keys)
+        persons = [current.get(key, person) for key, person in zip(keys, stored)]
+        if len(found) == 1 and persons == stored:
+            return ranked   # resolve_one's ranking stands: best first, one row per person
+        ranked = ranked.assign(person_id=persons).sort_values("match_probability", ascending=False, kind="stable")
         return ranked.drop_duplicates("person_id").reset_index(drop=True)
 
     # --- changes ------------------------------------------------------------------------------
@@ -404,6 +407,15 @@ class LiveState:
         touched = change.persons_before | change.persons_after
         self.conflicts = _concat([self.conflicts[~self.conflicts["person_id"].isin(touched)], change.conflicts])
         self.version += 1
+
+    def frozen(self) -> "LiveState":
+        """A copy that later changes do not reach (frames are replaced, never modified, by apply):
+        taken under the writers' lock, so that materialising a city's state can happen outside it."""
+        copy = object.__new__(LiveState)
+        copy.__dict__.update(self.__dict__)
+        copy.moved = dict(self.moved)
+        copy._index = {}
+        return copy
 
     def materialise(self) -> ResolverState:
         """The whole state (base with the overlay applied), for save_state."""
