@@ -53,15 +53,31 @@ def _pairs(counts: np.ndarray) -> int:
     return int((counts * (counts - 1) // 2).sum())
 
 
-def pairwise_scores(predicted: pd.Series, truth: pd.Series) -> PairwiseScores:
-    """Pairwise scores of two labellings of the same records (aligned Series)."""
+def pairwise_scores(predicted: pd.Series, truth: pd.Series, apart: pd.Series | None = None) -> PairwiseScores:
+    """Pairwise scores of two labellings of the same records (aligned Series).
+
+    `apart` (aligned, optional) leaves out every pair whose two records hold different non-null
+    values of it — e.g. two different trusted ID numbers, which the rules forbid linking without
+    a steward — from the predicted, true and correct pairs alike.
+    """
     table = pd.DataFrame({"p": predicted.to_numpy(), "t": truth.to_numpy()})
-    cells = table.groupby(["p", "t"], sort=False).size().to_numpy()
-    return PairwiseScores(
-        predicted_pairs=_pairs(table.groupby("p", sort=False).size().to_numpy()),
-        true_pairs=_pairs(table.groupby("t", sort=False).size().to_numpy()),
-        true_positive_pairs=_pairs(cells),
-    )
+    counts = {
+        "predicted_pairs": _grouped_pairs(table, ["p"], apart),
+        "true_pairs": _grouped_pairs(table, ["t"], apart),
+        "true_positive_pairs": _grouped_pairs(table, ["p", "t"], apart),
+    }
+    return PairwiseScores(**counts)
+
+
+def _grouped_pairs(table: pd.DataFrame, by: list[str], apart: pd.Series | None) -> int:
+    """Record pairs inside the groups of `by`, less those holding two different `apart` values."""
+    pairs = _pairs(table.groupby(by, sort=False).size().to_numpy())
+    if apart is None:
+        return pairs
+    valued = table.assign(a=apart.to_numpy())[apart.notna().to_numpy()]
+    # Pairs of valued records in a group, less the pairs that share the value: those holding two values.
+    return pairs - (_pairs(valued.groupby(by, sort=False).size().to_numpy())
+                    - _pairs(valued.groupby([*by, "a"], sort=False).size().to_numpy()))
 
 
 def _joined(links: pd.DataFrame, truth_records: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:

@@ -98,3 +98,14 @@ def test_missing_columns_name_the_file():
 
 def test_report_mentions_f1():
     assert "F1" in format_evaluation(evaluate(*export_and_truth()))
+
+
+def test_pairs_of_two_different_valid_numbers_can_be_left_out_of_the_scores():
+    # 王芳's second card number is a typo of the first: the rules leave that pair to a steward.
+    predicted = pd.Series(["p1", "p2", "p1", "p3"])
+    truth = pd.Series(["t1", "t1", "t1", "t2"])
+    trusted_id = pd.Series(["120104198503021234", "120104198503021243", None, None])
+    plain = pairwise_scores(predicted, truth)
+    within_rules = pairwise_scores(predicted, truth, apart=trusted_id)
+    assert (plain.true_pairs, plain.true_positive_pairs) == (3, 1)
+    assert (within_rules.predicted_pairs, within_rules.true_pairs, within_rules.true_positive_pairs) == (1, 2, 1)
