@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import canbao  # noqa: E402,F401  (process settings, before NumPy loads)
 from resolver.ingest import ingest_folder  # noqa: E402
 from resolver.synth import generate  # noqa: E402
 

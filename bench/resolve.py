@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+import canbao  # noqa: F401  (process settings, before NumPy loads)
 import numpy as np
 import pandas as pd
 
