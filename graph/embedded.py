@@ -221,40 +221,65 @@ class EmbeddedStore(GraphStore):
             name = _snapshot_name(run.run_id)
             partial = self.folder / SNAPSHOTS / f"{name}.partial"
             partial.mkdir(parents=True)
-            db, conn = self._open(partial / DB_FILE)
-            try:
-                self._copy_all(conn, frames, run.run_id)
-            finally:
-                conn.close()
-                db.close()
+            with _BulkWriter(self, partial / DB_FILE, f"write_run {run.run_id}") as writer:
+                self._copy_all(writer, frames)
             final = self.folder / SNAPSHOTS / name
             os.replace(partial, final)
             self._point_current(name)
             self._prune(keep={name, *(n for n in (previous,) if n)})
             return str(final / DB_FILE)
 
-    def _copy_all(self, conn: Any, frames: GraphFrames, run_id: str) -> None:
-        operation = f"write_run {run_id}"
+    def _copy_all(self, writer: _BulkWriter, frames: GraphFrames) -> None:
         for ddl in embedded_schema():
-            self._execute(conn, ddl, {}, operation)
+            writer.execute(ddl)
         for label in list(frames.nodes):
             frame = frames.nodes.pop(label)  # released once copied: a city's records are large
-            self._copy_frame(conn, frame, NODE_PROPERTIES[label], f"COPY {label} FROM $frame",
-                             f"{operation}/COPY {label}")
+            writer.copy(frame, NODE_PROPERTIES[label], f"COPY {label} FROM $frame", f"COPY {label}")
             del frame
         for name in list(frames.rels):
             frame = frames.rels.pop(name)
             rel, src, dst = rel_frame_endpoints(name)
             pair = f" (from='{src}', to='{dst}')" if ":" in name else ""
-            self._copy_frame(conn, frame, {"from": "STRING", "to": "STRING", **REL_PROPERTIES[rel]},
-                             f"COPY {rel} FROM $frame{pair}", f"{operation}/COPY {name}")
+            writer.copy(frame, {"from": "STRING", "to": "STRING", **REL_PROPERTIES[rel]},
+                        f"COPY {rel} FROM $frame{pair}", f"COPY {name}")
             del frame
 
-    def _copy_frame(self, conn: Any, frame: pd.DataFrame, types: dict[str, str], statement: str,
-                    operation: str) -> None:
+
+class _BulkWriter:
+    """COPYs frames into a new database file in slices, reopening the database after each slice.
+
+    LadybugDB keeps every Arrow table passed to COPY alive until its connection closes, and the
+    copied pages dirty in its buffer pool until the database closes: reopening after each slice
+    keeps a city's write to one slice of Arrow (plus the buffer pool) instead of all of it.
+    """
+
+    def __init__(self, store: EmbeddedStore, path: Path, operation: str):
+        self.store, self.path, self.operation = store, path, operation
+        self._db: Any = None
+        self._conn: Any = None
+
+    def __enter__(self) -> _BulkWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._db is not None:
+            self._db.close()
+        self._db = self._conn = None
+
+    def execute(self, text: str, params: Params | None = None, step: str = "") -> None:
+        if self._conn is None:
+            self._db, self._conn = self.store._open(self.path)
+        self.store._execute(self._conn, text, params or {}, f"{self.operation}/{step}" if step else self.operation)
+
+    def copy(self, frame: pd.DataFrame, types: dict[str, str], statement: str, step: str) -> None:
         """COPY a frame in slices of COPY_CHUNK_ROWS rows, each turned into Arrow just before it is copied."""
         for start in range(0, len(frame), COPY_CHUNK_ROWS):
             table = arrow_table(frame.iloc[start:start + COPY_CHUNK_ROWS], types)
-            self._execute(conn, statement, {"frame": table}, operation)
+            self.execute(statement, {"frame": table}, step)
             del table
-
+            self.close()

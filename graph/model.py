@@ -19,6 +19,7 @@ from scipy.sparse.csgraph import connected_components
 
 from graph.errors import RunDataError
 from resolver.schema import CANONICAL_COLUMNS
+from resolver.state import column_view
 
 # What the pipeline adds to each canonical record row.
 RECORD_LINK_COLUMNS: tuple[str, ...] = ("person_id", "match_probability", "link_method")
@@ -220,8 +221,21 @@ def _split_list(values: pd.Series) -> pd.Series:
     return text.map(parts)
 
 
+_DAY_NS = 86_400_000_000_000
+
+
+def _midnight_dates(values: pd.Series) -> bool:
+    """Whether the values are naive datetime64[ns] at midnight (or NaT): what DATE coercion would give."""
+    if values.dtype != np.dtype("datetime64[ns]"):
+        return False
+    ticks = values.to_numpy().view("i8")
+    return bool(np.all((ticks % _DAY_NS == 0) | values.isna().to_numpy()))
+
+
 def _as_type(values: pd.Series, kind: str) -> pd.Series:
     if kind == "DATE":
+        if _midnight_dates(values):
+            return values   # canonical dates already are: no copy of a city's date columns
         return pd.to_datetime(values, errors="coerce").dt.normalize()
     if kind == "TIMESTAMP":
         return pd.to_datetime(values, errors="coerce")
@@ -245,10 +259,8 @@ def typed_frame(frame: pd.DataFrame, properties: dict[str, str]) -> pd.DataFrame
     Absent properties stay absent (writers store them as null) so a wide, sparse record
     frame is not padded with millions of empty cells.
     """
-    columns = {name: _as_type(frame[name], kind).array for name, kind in properties.items()
-               if name in frame.columns}
-    # copy=False keeps one block per column: no 2-D copy of a city's record frame (writers only read it).
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)), copy=False)
+    return column_view({name: _as_type(frame[name], kind) for name, kind in properties.items()
+                        if name in frame.columns}, len(frame))
 
 
 def _key_text(*parts: pd.Series) -> pd.Series:
@@ -291,14 +303,15 @@ def _geography(persons: pd.DataFrame) -> tuple[dict[str, pd.DataFrame], dict[str
 
 def _employer_period(records: pd.DataFrame) -> pd.Series:
     """The YYYYMM a record shows employment in, per source."""
-    hr_date = pd.to_datetime(records.get("hr_business_date"), errors="coerce")
-    hr_period = hr_date.dt.strftime("%Y%m") if hr_date is not None else None
     period = pd.Series([None] * len(records), index=records.index, dtype=object)
     for column in ("tax_period", "fund_last_period", "last_payment_period", "period"):
         if column in records.columns:
             period = period.where(period.notna(), _clean_text(records[column]))
-    if hr_period is not None:
-        period = period.where(period.notna(), hr_period.where(hr_period.notna(), None))
+    missing = period.isna().to_numpy()
+    if "hr_business_date" in records.columns and missing.any():
+        # Dates are formatted (slow, per value) only where no period column gave one.
+        hr_period = pd.to_datetime(records["hr_business_date"][missing], errors="coerce").dt.strftime("%Y%m")
+        period[missing] = hr_period.where(hr_period.notna(), None).to_numpy()
     return period
 
 
@@ -308,7 +321,10 @@ def _employers(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     empty_rels = pd.DataFrame(columns=["from", "to", "source", "period", "first_period", "last_period"])
     if "employer_name" not in records.columns:
         return empty_nodes, empty_rels
-    r = records[records["source"].isin(EMPLOYER_SOURCES)]
+    # Only the columns read here, at the employer sources' rows: never a full-width copy of the records.
+    wanted = ["person_id", "source", "employer_name", "employer_credit_code", "hr_business_date",
+              "tax_period", "fund_last_period", "last_payment_period", "period"]
+    r = records.loc[records["source"].isin(EMPLOYER_SOURCES).to_numpy(), [c for c in wanted if c in records.columns]]
     work = pd.DataFrame({
         "person_id": r["person_id"],
         "source": r["source"],
@@ -347,7 +363,9 @@ def _address_keys(records: pd.DataFrame) -> pd.DataFrame:
         parts = [f"{role}_{p}" for p in ("district_code", "street", "community", "road", "number", "building", "unit", "room")]
         if not all(c in records.columns for c in parts):
             continue
-        sub = records[records[f"{role}_district_code"].notna() & records[f"{role}_room"].notna()]
+        wanted = [*parts, f"{role}_address_raw", "person_id"]
+        rows = (records[f"{role}_district_code"].notna() & records[f"{role}_room"].notna()).to_numpy()
+        sub = records.loc[rows, [c for c in wanted if c in records.columns]]
         if sub.empty:
             continue
         frames.append(pd.DataFrame({

@@ -9,7 +9,6 @@ reports. On a store that already holds a run, only new extracts are resolved
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,14 +17,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from resolver.dispatch import place_persons
+from resolver.dispatch import descending_key, first_per_code, place_persons
 from resolver.ingest import IngestResult, ingest_folder, write_reports
 from resolver.mapping import SourceMapping
 from resolver.matching_config import MatchingConfig, load_matching_config
 from resolver.resolve import Resolution, resolve, resolve_incremental
 from resolver.runs import RunEntry, record_run
-from resolver.state import has_state, load_state, save_state
-from resolver.status import STATUS_ORDER, assign_statuses
+from resolver.state import ResolverState, has_state, load_state, save_state, state_records, write_parquet
+from resolver.status import STATUS_ORDER, PersonCodes, status_table, take_column
 
 Progress = Callable[[str], None]
 # Called with a stage's name as it ends: "ingest", "resolve.<sub-stage>", "status", "graph", "save".
@@ -102,54 +101,62 @@ class RunOutcome:
         return table
 
 
-def person_profiles(records: pd.DataFrame) -> pd.DataFrame:
-    """Name, ID number, gender and birth date of each person, from its most authoritative record."""
-    authority = {source: rank for rank, source in enumerate(SOURCE_AUTHORITY)}
-    trusted = records["id_status"].isin(["valid", "converted_15"])
-    # Only the columns read here are sorted: a city's record frame is never copied whole.
-    read = ["person_id", "period", "id_number", "name", "id_gender", "gender", "id_birth_date", "birth_date"]
-    ordered = pd.DataFrame({column: records[column] for column in read}).assign(
-        _trusted=~trusted, _authority=records["source"].map(authority).fillna(len(authority))
-    ).sort_values(["person_id", "_trusted", "_authority", "period"], ascending=[True, True, True, False],
-                  kind="stable")
-    first = ordered.drop_duplicates("person_id").set_index("person_id")
-    profiles = pd.DataFrame(index=first.index)
-    profiles["id_number"] = first["id_number"].where(~first["_trusted"])
-    profiles["name"] = first["name"]
-    profiles["gender"] = first["id_gender"].where(first["id_gender"].notna(), first["gender"])
-    profiles["birth_date"] = first["id_birth_date"].where(first["id_birth_date"].notna(), first["birth_date"])
+def person_profiles(records: pd.DataFrame, persons: PersonCodes | None = None) -> pd.DataFrame:
+    """Name, ID number, gender and birth date of each person, from its most authoritative record.
+
+    Persons come in ascending person_id order. Records are ordered by integer keys (person,
+    trusted ID, source authority, latest period): no column of the city's records is copied whole.
+    """
+    persons = PersonCodes.of(records["person_id"]) if persons is None else persons
+    rank = np.empty(len(persons), dtype=np.int64)
+    rank[persons.sorted_order] = np.arange(len(persons))
+    untrusted = ~records["id_status"].isin(["valid", "converted_15"]).to_numpy()
+    source_codes, sources = pd.factorize(records["source"])
+    authority = {source: position for position, source in enumerate(SOURCE_AUTHORITY)}
+    source_rank = np.array([authority.get(s, len(authority)) for s in sources] + [len(authority)])[source_codes]
+    order = np.lexsort((descending_key(records["period"]), source_rank, untrusted, rank[persons.codes]))
+    first_rows = order[first_per_code(persons.codes[order])]
+    index = persons.ids.take(persons.codes[first_rows])   # = persons in ascending id order
+
+    def best(column: str, rows: np.ndarray = first_rows) -> pd.Series:
+        """``column`` of one record per person, indexed by person id."""
+        return take_column(records[column], rows).set_axis(persons.ids.take(persons.codes[rows]))
+
+    trusted_first = pd.Series(~untrusted[first_rows], index=index)
+    profiles = pd.DataFrame(index=index)
+    profiles["id_number"] = best("id_number").where(trusted_first)
+    profiles["name"] = best("name")
+    id_gender, id_birth = best("id_gender"), best("id_birth_date")
+    profiles["gender"] = id_gender.where(id_gender.notna(), best("gender"))
+    profiles["birth_date"] = id_birth.where(id_birth.notna(), best("birth_date"))
     # Fall back to any record that has the value when the best record lacks it.
     for column, fallback in (("name", "name"), ("gender", "gender"), ("birth_date", "birth_date")):
         missing = profiles[column].isna()
         if missing.any():
-            known = ordered.dropna(subset=[fallback]).drop_duplicates("person_id").set_index("person_id")[fallback]
+            has = order[records[fallback].notna().to_numpy()[order]]
+            known = best(fallback, has[first_per_code(persons.codes[has])])
             profiles.loc[missing, column] = known.reindex(profiles.index[missing]).to_numpy()
     return profiles
 
 
 def build_persons(records: pd.DataFrame, as_of: dt.date, conflicts: dict[str, str]) -> pd.DataFrame:
-    """Profile, status with provenance, and dispatch place of every person."""
-    statuses = assign_statuses(records, as_of, flagged_conflicts=conflicts)
-    places = place_persons(records)
-    persons = person_profiles(records).join(statuses).join(places)
-    persons["flag_records"] = persons["flag_records"].map(lambda d: json.dumps(d, ensure_ascii=False))
-    return persons.reset_index()
-
-
-PARQUET_CHUNK_ROWS = 500_000   # rows turned into Arrow at a time when writing a city's records
+    """Profile, status with provenance, and dispatch place of every person (ascending person_id)."""
+    persons = PersonCodes.of(records["person_id"])
+    table = status_table(records, as_of, flagged_conflicts=conflicts, persons=persons)
+    statuses = table.frame
+    statuses.insert(statuses.columns.get_loc("flags") + 1, "flag_records", table.flag_records_json())
+    places = place_persons(records, persons)
+    profiles = person_profiles(records, persons)
+    # All three are indexed by the same persons: put them in the profiles' order by position, not by a join.
+    order = persons.sorted_order
+    joined = pd.concat([profiles, statuses.take(order).set_axis(profiles.index),
+                        places.take(order).set_axis(profiles.index)], axis=1)
+    return joined.reset_index()
 
 
 def _write_parquet(frame: pd.DataFrame, columns: list[str], path: Path) -> None:
     """Write some columns of a frame to parquet in row slices, never holding the whole table as Arrow."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    view = pd.DataFrame({c: frame[c].array for c in columns}, index=pd.RangeIndex(len(frame)), copy=False)
-    schema = pa.Schema.from_pandas(view, preserve_index=False)   # types from every row, as to_parquet does
-    with pq.ParquetWriter(path, schema) as writer:
-        for start in range(0, max(len(view), 1), PARQUET_CHUNK_ROWS):
-            part = view.iloc[start:start + PARQUET_CHUNK_ROWS]
-            writer.write_table(pa.Table.from_pandas(part, preserve_index=False, schema=schema))
+    write_parquet(frame, path, columns)
 
 
 def steward_constraints(decisions: pd.DataFrame) -> pd.DataFrame:
@@ -175,11 +182,16 @@ def steward_constraints(decisions: pd.DataFrame) -> pd.DataFrame:
 
 
 def _linked_records(records: pd.DataFrame, resolution: Resolution) -> pd.DataFrame:
-    links = resolution.links.set_index("record_key")
-    linked = records.copy(deep=False)   # new columns only; the city's record columns are shared, not copied
-    linked["person_id"] = links["person_id"].reindex(linked["record_key"]).to_numpy()
-    linked["match_probability"] = links["match_probability"].reindex(linked["record_key"]).to_numpy()
-    linked["link_method"] = links["method"].reindex(linked["record_key"]).to_numpy()
+    """The records plus each one's person, probability and method (new columns; record columns shared, not copied)."""
+    links = resolution.links
+    keys, linked_keys = records["record_key"].to_numpy(), links["record_key"].to_numpy()
+    # Links usually come in record order: then no lookup of millions of key strings is needed.
+    in_order = len(keys) == len(linked_keys) and bool(np.all(keys == linked_keys))
+    by_key = None if in_order else links.set_index("record_key")
+    linked = records.copy(deep=False)
+    for column, source in (("person_id", "person_id"), ("match_probability", "match_probability"),
+                           ("link_method", "method")):
+        linked[column] = links[source].to_numpy() if by_key is None else by_key[source].reindex(keys).to_numpy()
     return linked
 
 
@@ -234,12 +246,10 @@ def run_pipeline(
             fresh = ingest.records[~ingest.records["record_key"].isin(previous["record_key"])]
             records = pd.concat([previous, fresh], ignore_index=True)
             rejected = pd.concat([pd.read_parquet(layout.rejected_file), ingest.rejected], ignore_index=True)
-            state_records = records
         else:
             resolution = resolve(ingest.records, matching, decisions=constraints, progress=stage)
             records = ingest.records
             rejected = ingest.rejected
-            state_records = records
 
         linked = _linked_records(records, resolution)
         persons = build_persons(linked, as_of, resolution.flagged_conflicts)
@@ -264,10 +274,12 @@ def run_pipeline(
         say(f"图已写入 graph written: {layout.graph_spec}")
         stage_done("graph")
 
-    save_state(resolution.state(state_records), layout.state_dir)
+    # The state's matching columns are a view of the records (Resolution.state would copy them).
+    save_state(ResolverState(records=state_records(records), links=resolution.links, edges=resolution.edges,
+                             conflicts=resolution.conflicts, model=resolution.model), layout.state_dir)
     _write_parquet(linked, [c for c in linked.columns if c not in RECORD_LINK_COLUMNS], layout.records_file)
     rejected.to_parquet(layout.rejected_file, index=False)
-    persons.to_parquet(layout.persons_file, index=False)
+    write_parquet(persons, layout.persons_file)
     run_dir = layout.run_dir(run_id)
     write_reports(ingest, run_dir)
     # The run's person snapshot and index entry, so later runs and months can be compared (arts. 28-30, 34).

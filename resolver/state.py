@@ -32,19 +32,55 @@ class ResolverState:
     cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # in-memory indexes
 
 
+def column_view(columns: dict[str, pd.Series], length: int) -> pd.DataFrame:
+    """A frame over these columns without copying them (index 0..length-1).
+
+    Series keep their dtype, so pandas neither copies nor scans object columns for dates (an
+    all-null column of a city's records took seconds); one block per column, no 2-D copy.
+    """
+    index = pd.RangeIndex(length)
+    return pd.DataFrame({name: values.set_axis(index, copy=False) for name, values in columns.items()},
+                        index=index, copy=False)
+
+
+PARQUET_CHUNK_ROWS = 500_000   # rows turned into Arrow at a time when writing a city's tables
+
+
+def write_parquet(frame: pd.DataFrame, path: Path, columns: list[str] | None = None) -> None:
+    """Write (some columns of) a frame as to_parquet(index=False) would, in row slices.
+
+    The whole table is never held as Arrow, and the frame is neither copied nor re-indexed.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    view = column_view({c: frame[c] for c in (columns or list(frame.columns))}, len(frame))
+    schema = pa.Schema.from_pandas(view, preserve_index=False)   # types from every row, as to_parquet does
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, max(len(view), 1), PARQUET_CHUNK_ROWS):
+            part = view.iloc[start:start + PARQUET_CHUNK_ROWS]
+            writer.write_table(pa.Table.from_pandas(part, preserve_index=False, schema=schema))
+
+
 def save_state(state: ResolverState, folder: Path | str) -> None:
     """Write the state to `folder` (created if needed; existing state files replaced)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name in _TABLES:
-        table: pd.DataFrame = getattr(state, name)
-        table.reset_index(drop=True).to_parquet(folder / f"{name}.parquet.tmp", index=False)
+        write_parquet(getattr(state, name), folder / f"{name}.parquet.tmp")
         (folder / f"{name}.parquet.tmp").replace(folder / f"{name}.parquet")
     (folder / "model.json").write_text(
         json.dumps(state.model.to_dict(), ensure_ascii=False, indent=2), encoding="utf-8")
     meta = {"format": STATE_FORMAT, "records": len(state.records), "persons": int(state.links["person_id"].nunique()),
             "edges": len(state.edges), "conflicts": len(state.conflicts)}
     (folder / "state.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+
+
+def state_records(records: pd.DataFrame) -> pd.DataFrame:
+    """The matching columns of the records as the state keeps them (absent ones null), without copying any."""
+    absent = [c for c in MATCH_COLUMNS if c not in records.columns]
+    filler = records.reindex(columns=absent) if absent else None   # the nulls reindex would give
+    return column_view({c: records[c] if c in records.columns else filler[c] for c in MATCH_COLUMNS}, len(records))
 
 
 def has_state(folder: Path | str) -> bool:

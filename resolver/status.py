@@ -7,7 +7,9 @@ rule and the record keys that decided each (shared/spec/status-rules.md).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -158,67 +160,318 @@ def _field_mask(values: pd.Series, test: FieldTest, context: _Context) -> np.nda
     return mask
 
 
-def _matcher_mask(records: pd.DataFrame, matcher: RecordMatcher, context: _Context) -> np.ndarray:
-    mask = (records["source"] == matcher.source).to_numpy()
+@dataclass(frozen=True)
+class PersonCodes:
+    """Each record's person as a position in ``ids`` (persons in order of first appearance).
+
+    Factorised once per run so every per-person step works on integers, not on a city's id strings.
+    """
+
+    codes: np.ndarray   # int64, one per record
+    ids: pd.Index       # person ids, named person_id
+
+    @classmethod
+    def of(cls, person_id: pd.Series) -> "PersonCodes":
+        codes, ids = pd.factorize(person_id, use_na_sentinel=False)
+        return cls(codes=codes.astype(np.int64, copy=False), ids=pd.Index(ids, name="person_id"))
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @cached_property
+    def sorted_order(self) -> np.ndarray:
+        """Positions of ``ids`` in ascending id order (the order of the persons frame)."""
+        return np.argsort(self.ids.to_numpy(), kind="stable")
+
+
+@dataclass(frozen=True)
+class PersonKeys:
+    """'|'-joined record keys per person: ``codes`` (ascending person positions) and the ``text`` of each."""
+
+    codes: np.ndarray
+    text: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "PersonKeys":
+        """No person, no keys."""
+        return cls(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def where(self, keep: np.ndarray) -> "PersonKeys":
+        """Only the persons where ``keep`` (aligned with ``codes``) holds."""
+        return PersonKeys(self.codes[keep], self.text[keep])
+
+
+def take_column(column: pd.Series, rows: np.ndarray) -> pd.Series:
+    """Some rows of a record column, positionally, index 0..k-1 (only these rows are copied)."""
+    return column.iloc[rows].reset_index(drop=True)
+
+
+def join_per_person(codes: np.ndarray, text: np.ndarray) -> PersonKeys:
+    """Texts joined with '|' per person code, in their given order within a person (C loops, no groupby)."""
+    if not len(codes):
+        return PersonKeys.empty()
+    order = np.argsort(codes, kind="stable")
+    codes, text = codes[order], text[order]
+    first = np.r_[True, codes[1:] != codes[:-1]]
+    starts = np.flatnonzero(first)
+    joined = np.add.reduceat(np.where(first, "", "|").astype(object) + text, starts)
+    return PersonKeys(codes[starts], joined)
+
+
+class _Records:
+    """The columns of the linked records the rules read, with sources and persons as integer codes.
+
+    Never copies the record frame: rules select rows first and only those rows of a field are read.
+    """
+
+    DEFAULTED = ("id_status", "id_number", "death_date", "survey_date", "unenrolled_reason")
+
+    def __init__(self, records: pd.DataFrame, persons: PersonCodes):
+        self.frame = records
+        self.persons = persons
+        self.codes = persons.codes
+        source_codes, sources = pd.factorize(records["source"])
+        self._source_codes = source_codes
+        self._sources = {name: i for i, name in enumerate(sources)}
+
+    def has(self, field: str) -> bool:
+        """Whether rules may read ``field`` (the defaulted ones read as null when absent)."""
+        return field in self.frame.columns or field in self.DEFAULTED
+
+    def column(self, field: str, rows: np.ndarray) -> pd.Series:
+        """``field`` at ``rows`` (all None for a defaulted column the records lack)."""
+        if field in self.frame.columns:
+            return take_column(self.frame[field], rows)
+        return pd.Series([None] * len(rows), dtype=object)
+
+    def source_rows(self, sources: set[str] | str) -> np.ndarray:
+        """Positions of the records of these sources, ascending."""
+        names = {sources} if isinstance(sources, str) else sources
+        wanted = [self._sources[s] for s in names if s in self._sources]
+        if not wanted:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(np.isin(self._source_codes, wanted))
+
+    def keys(self, rows: np.ndarray) -> PersonKeys:
+        """'|'-joined record keys of ``rows`` per person, records in input order."""
+        return join_per_person(self.codes[rows], self.column("record_key", rows).to_numpy(dtype=object))
+
+    def persons_with(self, rows: np.ndarray) -> np.ndarray:
+        """Per person: whether any of ``rows`` is theirs."""
+        has = np.zeros(len(self.persons), dtype=bool)
+        has[self.codes[rows]] = True
+        return has
+
+
+def _matcher_rows(records: _Records, matcher: RecordMatcher, context: _Context) -> np.ndarray:
+    rows = records.source_rows(matcher.source)
     for field, test in matcher.where.items():
-        if field not in records.columns:
+        if not records.has(field):
             raise ConfigError(
                 f"状态规则引用了不存在的字段 (status rule uses unknown field) {field!r} for source {matcher.source}"
             )
-        mask &= _field_mask(records[field], test, context)
-    return mask
+        if len(rows):
+            rows = rows[_field_mask(records.column(field, rows), test, context)]
+    return rows
 
 
-def _rule_mask(records: pd.DataFrame, rule: Rule, context: _Context) -> np.ndarray:
-    """Records that fit any matcher of the rule (for any_record/no_record rules)."""
-    matchers = rule.any_record or rule.no_record or []
-    mask = np.zeros(len(records), dtype=bool)
-    for matcher in matchers:
-        mask |= _matcher_mask(records, matcher, context)
-    return mask
+def _rule_rows(records: _Records, rule: Rule, context: _Context) -> np.ndarray:
+    """Records (ascending positions) that fit any matcher of the rule (for any_record/no_record rules)."""
+    parts = [_matcher_rows(records, matcher, context) for matcher in rule.any_record or rule.no_record or []]
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
 
-def _keys_by_person(records: pd.DataFrame, mask: np.ndarray) -> pd.Series:
-    """'|'-joined record keys of the masked records, per person."""
-    picked = records.loc[mask, ["person_id", "record_key"]]
-    if picked.empty:
-        return pd.Series(dtype=object)
-    codes, persons = pd.factorize(picked["person_id"])
-    order = np.argsort(codes, kind="stable")  # records keep their input order inside a person
-    codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    keys = picked["record_key"].to_numpy(dtype=object)[order] + "|"
-    # String concatenation per person in C (np.add on objects), not a Python join per group.
-    joined = np.add.reduceat(keys, starts)
-    return pd.Series([text[:-1] for text in joined], index=pd.Index(persons[codes[starts]], name="person_id"),
-                     dtype=object)
-
-
-def _records_after_death(records: pd.DataFrame, date_fields: list[str]) -> np.ndarray:
+def _records_after_death(records: _Records, date_fields: list[str]) -> np.ndarray:
     """Records dated after the person's recorded death: a contradiction for a steward."""
-    deaths = records.loc[records["source"] == "civil_funeral"].groupby("person_id")["death_date"].min()
-    if deaths.empty:
-        return np.zeros(len(records), dtype=bool)
-    death_of_person = records["person_id"].map(deaths)
-    mask = np.zeros(len(records), dtype=bool)
+    funerals = records.source_rows("civil_funeral")
+    if not len(funerals):
+        return np.zeros(0, dtype=np.int64)
+    deaths = records.column("death_date", funerals).groupby(records.codes[funerals]).min()
+    died = np.zeros(len(records.persons), dtype=bool)
+    died[deaths.index.to_numpy()] = True
+    rows = np.flatnonzero(died[records.codes])   # only the records of persons who died can be later
+    death_of_row = pd.to_datetime(deaths.reindex(records.codes[rows]).reset_index(drop=True))
+    later = np.zeros(len(rows), dtype=bool)
     for field in date_fields:
-        if field in records.columns:
-            later = pd.to_datetime(records[field], errors="coerce") > pd.to_datetime(death_of_person)
-            mask |= later.to_numpy(dtype=bool)
-    return mask
+        if field in records.frame.columns:
+            dated = pd.to_datetime(records.column(field, rows), errors="coerce")
+            later |= (dated > death_of_row).to_numpy(dtype=bool)
+    return rows[later]
 
 
-def _conflicting_id_persons(records: pd.DataFrame) -> pd.Series:
-    """Persons whose cluster holds two different trusted 18-digit ID numbers → their record keys."""
-    trusted = records["id_status"].isin(TRUSTED_ID_STATUSES) & records["id_number"].notna()
-    picked = records.loc[trusted, ["person_id", "id_number", "record_key"]]
-    distinct = picked.groupby("person_id")["id_number"].nunique()
-    persons = distinct.index[distinct > 1]
-    mask = trusted.to_numpy() & records["person_id"].isin(persons).to_numpy()
-    return _keys_by_person(records, mask)
+def _conflicting_id_rows(records: _Records) -> np.ndarray:
+    """Records with a trusted ID number of persons whose cluster holds two different ones."""
+    if "id_status" not in records.frame.columns or "id_number" not in records.frame.columns:
+        return np.zeros(0, dtype=np.int64)
+    trusted = records.frame["id_status"].isin(TRUSTED_ID_STATUSES).to_numpy() & records.frame["id_number"].notna().to_numpy()
+    rows = np.flatnonzero(trusted)
+    numbers, _ = pd.factorize(records.column("id_number", rows))
+    base = int(numbers.max(initial=0)) + 1
+    pairs = np.unique(records.codes[rows] * base + numbers)   # distinct (person, ID number) pairs
+    distinct = np.bincount(pairs // base, minlength=len(records.persons))
+    return rows[distinct[records.codes[rows]] > 1]
 
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("person_id", "source", "record_key")
+
+
+@dataclass
+class StatusTable:
+    """Statuses per person (``frame``, indexed by person id in first-appearance order) and each flag's keys."""
+
+    frame: pd.DataFrame
+    flag_keys: dict[str, PersonKeys]
+
+    def flag_records_dicts(self) -> pd.Series:
+        """flag → record keys per person, as dicts in spec order (assign_statuses' flag_records)."""
+        out = [{} for _ in range(len(self.frame))]
+        for flag in FLAG_ORDER:
+            keys = self.flag_keys.get(flag)
+            for code, text in zip(keys.codes.tolist(), keys.text.tolist()) if keys is not None else ():
+                out[code][flag] = text
+        return pd.Series(out, index=self.frame.index, dtype=object)
+
+    def flag_records_json(self) -> np.ndarray:
+        """The same as JSON text (what json.dumps(dict, ensure_ascii=False) gives), built column-wise."""
+        body = np.full(len(self.frame), "", dtype=object)
+        for flag in FLAG_ORDER:
+            keys = self.flag_keys.get(flag)
+            if keys is None or not len(keys):
+                continue
+            fragment = json.dumps(flag, ensure_ascii=False) + ": " + _json_strings(keys.text)
+            current = body[keys.codes]
+            body[keys.codes] = np.where(current == "", fragment, current + ", " + fragment)
+        return "{" + body + "}"
+
+
+_JSON_ESCAPED = r'["\\\x00-\x1f]'
+
+
+def _json_strings(texts: np.ndarray) -> np.ndarray:
+    """Texts as JSON string literals (ensure_ascii=False); only texts needing escapes go through json.dumps."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    quoted = '"' + texts + '"'
+    escaped = np.flatnonzero(pc.match_substring_regex(pa.array(texts, type=pa.string()), _JSON_ESCAPED)
+                             .to_numpy(zero_copy_only=False))
+    for i in escaped:
+        quoted[i] = json.dumps(texts[i], ensure_ascii=False)
+    return quoted
+
+
+def status_table(
+    records: pd.DataFrame,
+    as_of: dt.date,
+    rules: StatusRules | None = None,
+    flagged_conflicts: dict[str, str] | None = None,
+    persons: PersonCodes | None = None,
+) -> StatusTable:
+    """Statuses, flags and provenance of every person (assign_statuses without the per-person dicts).
+
+    ``persons`` is the records' person factorisation when the caller already has one.
+    """
+    rules = rules or load_status_rules()
+    missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
+    if missing:
+        raise ValueError(f"assign_statuses needs columns {missing}")
+    persons = PersonCodes.of(records["person_id"]) if persons is None else persons
+    view = _Records(records, persons)
+    as_of_ts = pd.Timestamp(as_of)
+    context = _Context(as_of=as_of_ts, as_of_month=as_of_ts.year * 12 + as_of_ts.month - 1)
+    n = len(persons)
+
+    status = np.full(n, pd.NA, dtype=object)
+    status_label = np.full(n, pd.NA, dtype=object)
+    status_rule = np.full(n, pd.NA, dtype=object)
+    status_records = np.full(n, "", dtype=object)
+    decided = np.zeros(n, dtype=bool)
+    for rule in rules.statuses:
+        if rule.always:
+            holds = ~decided
+            keys = PersonKeys.empty()
+        else:
+            rows = _rule_rows(view, rule, context)
+            has = view.persons_with(rows)
+            holds = ~decided & (has if rule.any_record else ~has)
+            if rule.no_record:
+                # Provenance of an absence: the records of those sources that did not qualify.
+                rows = view.source_rows({m.source for m in rule.no_record})
+            keys = view.keys(rows)
+        status[holds] = rule.status
+        status_label[holds] = rule.label
+        status_rule[holds] = f"{rule.status} ({rule.label}, {rule.article})"
+        chosen = keys.where(holds[keys.codes])
+        status_records[chosen.codes] = chosen.text
+        decided |= holds
+
+    flag_keys: dict[str, PersonKeys] = {}
+    for rule in rules.flags:
+        if rule.record_after_death:
+            keys = view.keys(_records_after_death(view, rule.record_after_death))
+        else:
+            rows = _rule_rows(view, rule, context)
+            if rule.no_record:
+                candidates = view.keys(view.source_rows({m.source for m in rule.no_record}))
+                keys = candidates.where(~view.persons_with(rows)[candidates.codes])
+            else:
+                keys = view.keys(rows)
+        if rule.only_for_status:
+            allowed = pd.Series(status).isin(rule.only_for_status).to_numpy()
+            keys = keys.where(allowed[keys.codes])
+        flag_keys[rule.flag] = keys
+
+    flag_keys["CONFLICT"] = _conflict_keys(view, flag_keys.get("CONFLICT", PersonKeys.empty()), flagged_conflicts)
+
+    flags = np.full(n, "", dtype=object)
+    for flag in FLAG_ORDER:
+        keys = flag_keys.get(flag)
+        if keys is None or not len(keys):
+            continue
+        current = flags[keys.codes]
+        flags[keys.codes] = np.where(current == "", flag, current + ("|" + flag))
+
+    frame = pd.DataFrame(
+        {
+            "status": status,
+            "status_label": status_label,
+            "status_rule": status_rule,
+            "status_records": status_records,
+            "flags": flags,
+            "unenrolled_reason": _latest_survey_reason(view).reindex(persons.ids).to_numpy(),
+        },
+        index=persons.ids,
+    )
+    return StatusTable(frame=frame, flag_keys=flag_keys)
+
+
+def _conflict_keys(records: _Records, from_rules: PersonKeys, flagged: dict[str, str] | None) -> PersonKeys:
+    """CONFLICT provenance: the rules' keys, then records with clashing ID numbers, then the resolver's reasons."""
+    id_clash = records.keys(_conflicting_id_rows(records))
+    extra = pd.Series(flagged or {}, dtype=object)
+    positions = records.persons.ids.get_indexer(extra.index) if len(extra) else np.zeros(0, dtype=np.int64)
+    known = positions >= 0
+    reasons = np.array([f"resolver:{reason}" for reason in extra.to_numpy()[known]], dtype=object)
+    codes = np.concatenate([from_rules.codes, id_clash.codes, positions[known]]).astype(np.int64)
+    text = np.concatenate([from_rules.text, id_clash.text, reasons]).astype(object)
+    keep = text != ""
+    return join_per_person(codes[keep], text[keep])
+
+
+def _latest_survey_reason(records: _Records) -> pd.Series:
+    """The 未参保原因 of each surveyed person's latest survey (by person id)."""
+    rows = records.source_rows("survey")
+    if not len(rows):
+        return pd.Series(dtype=object)
+    surveys = pd.DataFrame({
+        "person_id": records.persons.ids.take(records.codes[rows]),
+        "survey_date": records.column("survey_date", rows),
+        "unenrolled_reason": records.column("unenrolled_reason", rows),
+    })
+    return surveys.sort_values("survey_date", na_position="first").groupby("person_id")["unenrolled_reason"].last()
 
 
 def assign_statuses(
@@ -234,94 +487,10 @@ def assign_statuses(
     Output columns: status, status_label, status_rule, status_records, flags,
     flag_records (JSON-like dict flag → record keys), unenrolled_reason.
     """
-    rules = rules or load_status_rules()
-    missing = [c for c in REQUIRED_COLUMNS if c not in records.columns]
-    if missing:
-        raise ValueError(f"assign_statuses needs columns {missing}")
-    records = records.reset_index(drop=True)
-    for column in ("id_status", "id_number", "death_date", "survey_date", "unenrolled_reason"):
-        if column not in records.columns:
-            records[column] = None
-    as_of_ts = pd.Timestamp(as_of)
-    context = _Context(as_of=as_of_ts, as_of_month=as_of_ts.year * 12 + as_of_ts.month - 1)
-    persons = pd.Index(pd.unique(records["person_id"]), name="person_id")
-
-    status = pd.Series(pd.NA, index=persons, dtype=object)
-    status_label = pd.Series(pd.NA, index=persons, dtype=object)
-    status_rule = pd.Series(pd.NA, index=persons, dtype=object)
-    status_records = pd.Series("", index=persons, dtype=object)
-    for rule in rules.statuses:
-        undecided = status.isna()
-        if rule.always:
-            holds = undecided
-            keys = pd.Series(dtype=object)
-        else:
-            mask = _rule_mask(records, rule, context)
-            keys = _keys_by_person(records, mask)
-            has = pd.Series(persons.isin(keys.index), index=persons)
-            holds = undecided & (has if rule.any_record else ~has)
-            if rule.no_record:
-                # Provenance of an absence: the records of those sources that did not qualify.
-                sources = {m.source for m in rule.no_record}
-                keys = _keys_by_person(records, records["source"].isin(sources).to_numpy())
-        status[holds] = rule.status
-        status_label[holds] = rule.label
-        status_rule[holds] = f"{rule.status} ({rule.label}, {rule.article})"
-        status_records[holds] = keys.reindex(persons[holds.to_numpy()]).fillna("").to_numpy()
-
-    flag_keys: dict[str, pd.Series] = {}
-    for rule in rules.flags:
-        if rule.record_after_death:
-            keys = _keys_by_person(records, _records_after_death(records, rule.record_after_death))
-        else:
-            keys = _keys_by_person(records, _rule_mask(records, rule, context))
-            if rule.no_record:
-                sources = {m.source for m in rule.no_record}
-                candidates = _keys_by_person(records, records["source"].isin(sources).to_numpy())
-                keys = candidates[~candidates.index.isin(keys.index)]
-        if rule.only_for_status:
-            allowed = status.index[status.isin(rule.only_for_status)]
-            keys = keys[keys.index.isin(allowed)]
-        flag_keys[rule.flag] = keys
-
-    conflicts = _conflicting_id_persons(records)
-    extra = pd.Series(flagged_conflicts or {}, dtype=object)
-    extra = extra[extra.index.isin(persons)].map(lambda reason: f"resolver:{reason}")
-    conflict_keys = flag_keys.get("CONFLICT", pd.Series(dtype=object))
-    flag_keys["CONFLICT"] = (
-        pd.concat([conflict_keys, conflicts, extra]).groupby(level=0).agg(lambda v: "|".join(x for x in v if x))
-    )
-
-    flags = pd.Series("", index=persons, dtype=object)
-    flag_records = pd.Series([{} for _ in range(len(persons))], index=persons, dtype=object)
-    for flag in FLAG_ORDER:
-        keys = flag_keys.get(flag)
-        if keys is None or keys.empty:
-            continue
-        keys = keys[keys.index.isin(persons)]
-        holders = keys.index
-        flags[holders] = flags[holders].map(lambda f, flag=flag: f"{f}|{flag}" if f else flag)
-        for person, value in keys.items():
-            flag_records[person][flag] = value
-
-    surveys = records.loc[records["source"] == "survey", ["person_id", "survey_date", "unenrolled_reason"]]
-    latest_reason = (
-        surveys.sort_values("survey_date", na_position="first").groupby("person_id")["unenrolled_reason"].last()
-        if not surveys.empty
-        else pd.Series(dtype=object)
-    )
-    return pd.DataFrame(
-        {
-            "status": status,
-            "status_label": status_label,
-            "status_rule": status_rule,
-            "status_records": status_records,
-            "flags": flags,
-            "flag_records": flag_records,
-            "unenrolled_reason": latest_reason.reindex(persons),
-        },
-        index=persons,
-    )
+    table = status_table(records, as_of, rules, flagged_conflicts)
+    frame = table.frame
+    frame.insert(frame.columns.get_loc("flags") + 1, "flag_records", table.flag_records_dicts())
+    return frame
 
 
 def status_labels(rules: StatusRules | None = None) -> dict[str, str]:
