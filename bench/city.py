@@ -38,6 +38,7 @@ if not __package__:  # run as a file, bench/graph.py would shadow the graph pack
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
     sys.path.append(str(Path(__file__).resolve().parent))
 
+import canbao  # noqa: E402,F401  (process memory settings, before NumPy loads)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -313,14 +314,38 @@ def read_truth(data: Path) -> Truth:
                  persons=pd.read_csv(truth / "persons.csv", dtype=str, usecols=["person_id", "status"]))
 
 
-def accuracy(links: pd.DataFrame, persons: pd.DataFrame | None, truth: Truth) -> dict:
-    """Pairwise P/R/F1, status accuracy and UNENROLLED precision/recall of one engine's output."""
+def trusted_id_numbers(records_file: Path) -> pd.DataFrame:
+    """source, record_id, trusted_id: each canonical record's valid or converted ID number (else null)."""
+    from resolver.schema import TRUSTED_ID_STATUSES
+
+    records = pd.read_parquet(records_file, columns=["source", "record_id", "id_number", "id_status"])
+    trusted = records["id_status"].isin(TRUSTED_ID_STATUSES).to_numpy()
+    return pd.DataFrame({"source": records["source"].astype(str), "record_id": records["record_id"].astype(str),
+                         "trusted_id": records["id_number"].where(trusted)})
+
+
+def within_rules(links: pd.DataFrame, truth: Truth, trusted: pd.DataFrame) -> dict:
+    """Pairwise P/R/F1 leaving out the pairs of two different trusted ID numbers: the rules
+    (issue 3, clustering) forbid linking those without a steward, so canbao sends them to review."""
+    from resolver.evaluate import pairwise_scores
+
+    key = ["source", "record_id"]
+    joined = (links[key + ["person_id"]].astype({"source": str, "record_id": str})
+              .merge(truth.records, on=key, suffixes=("", "_true")).merge(trusted, on=key, how="left"))
+    scores = pairwise_scores(joined["person_id"], joined["person_id_true"], apart=joined["trusted_id"])
+    return {"precision": round(scores.precision, 6), "recall": round(scores.recall, 6), "f1": round(scores.f1, 6)}
+
+
+def accuracy(links: pd.DataFrame, persons: pd.DataFrame | None, truth: Truth, trusted: pd.DataFrame) -> dict:
+    """Pairwise P/R/F1 (also within the ID-number rule), status accuracy and UNENROLLED precision/recall
+    of one engine's output."""
     from resolver.evaluate import evaluate
 
     persons_frame = persons if persons is not None else pd.DataFrame({"person_id": links["person_id"].unique()})
     evaluation = evaluate(links, persons_frame, truth.records, truth.persons)
     p = evaluation.pairwise
     out: dict = {"precision": round(p.precision, 6), "recall": round(p.recall, 6), "f1": round(p.f1, 6),
+                 "within_rules": within_rules(links, truth, trusted),
                  "predicted_persons": evaluation.clusters["predicted_persons"],
                  "true_persons": evaluation.clusters["true_persons"],
                  "unmatched_records": evaluation.unmatched}
@@ -391,8 +416,9 @@ def report(result: dict) -> str:
     for engine in ENGINES:
         if engine in result["engines"]:
             lines += stage_table(engine, result["engines"][engine], records)
-    lines += ["", "| engine | seconds | peak RSS GiB | precision | recall | pairwise F1 | status accuracy "
-              "| UNENROLLED precision | UNENROLLED recall |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "| engine | seconds | peak RSS GiB | precision | recall | pairwise F1 | F1 within the ID rule "
+              "| status accuracy | UNENROLLED precision | UNENROLLED recall |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for engine, figures in result["engines"].items():
         acc = result["accuracy"].get(engine, {})
         unenrolled = acc.get("unenrolled", {})
@@ -403,7 +429,8 @@ def report(result: dict) -> str:
             return f"{value:.5f}" if isinstance(value, float) else "–"
 
         lines.append(f"| {engine} | {seconds:,.1f} | {peak:.2f} | {fmt(acc.get('precision'))} | "
-                     f"{fmt(acc.get('recall'))} | {fmt(acc.get('f1'))} | {fmt(acc.get('status_accuracy'))} | "
+                     f"{fmt(acc.get('recall'))} | {fmt(acc.get('f1'))} | {fmt(acc.get('within_rules', {}).get('f1'))} | "
+                     f"{fmt(acc.get('status_accuracy'))} | "
                      f"{fmt(unenrolled.get('precision'))} | {fmt(unenrolled.get('recall'))} |")
     if "ratio" in result:
         lines += ["", "Splink / canbao on the same records (resolution only, loading excluded): "
@@ -411,7 +438,8 @@ def report(result: dict) -> str:
                   f"F1 {result['ratio']['f1_canbao']:.5f} vs {result['ratio']['f1_splink']:.5f}."]
     if result.get("canbao_sweep"):
         sweep = ", ".join(f"{t}: {f:.5f}" for t, f in result["canbao_sweep"].items())
-        lines.append(f"canbao F1 with the same model at other accept thresholds (untimed; policy is 0.99): {sweep}.")
+        policy = result.get("accept_threshold")
+        lines.append(f"canbao F1 with the same model at other accept thresholds (untimed; policy is {policy}): {sweep}.")
     if "splink_sweep" in result:
         sweep = ", ".join(f"{t}: {f:.5f}" for t, f in result["splink_sweep"].items())
         lines.append(f"Splink F1 if clustered at other thresholds (untimed): {sweep}.")
@@ -436,7 +464,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {ENGINES}")
     parser.add_argument("--splink-threshold", type=float, default=0.95)
     parser.add_argument("--splink-memory-limit", default="8GB")
-    parser.add_argument("--canbao-sweep", default="0.95",
+    parser.add_argument("--canbao-sweep", default="0.9,0.99",
                         help="other accept thresholds to score canbao at, untimed (comma-separated; '' for none)")
     parser.add_argument("--engine", choices=sorted(CHILDREN), help=argparse.SUPPRESS)   # child mode
     args = parser.parse_args(argv)
@@ -454,8 +482,11 @@ def parent(args: argparse.Namespace) -> dict:
     if "canbao" not in engines and not (args.work / "store" / "records.parquet").exists():
         raise SystemExit(f"{args.work}/store/records.parquet missing: include the canbao engine once first")
     args.work.mkdir(parents=True, exist_ok=True)
+    from resolver.matching_config import load_matching_config
+
     result: dict = {"persons": args.persons, "data": str(args.data), "date": dt.date.today().isoformat(),
-                    "machine": machine(), "engines": {}, "accuracy": {}}
+                    "machine": machine(), "engines": {}, "accuracy": {},
+                    "accept_threshold": load_matching_config().thresholds.accept}
     if not (args.data / "truth" / "records.csv").exists():
         result["generate"] = run_child("generate", args)
     for engine in engines:
@@ -465,6 +496,7 @@ def parent(args: argparse.Namespace) -> dict:
 
     result["records"] = pq.read_metadata(records_file).num_rows
     truth = read_truth(args.data)
+    trusted = trusted_id_numbers(records_file)
     outputs = {
         "canbao": (args.work / "store" / "state" / "links.parquet", args.work / "store" / "persons.parquet"),
         "canbao-resolve": (args.work / "canbao-resolve_links.parquet", None),
@@ -474,7 +506,7 @@ def parent(args: argparse.Namespace) -> dict:
         links_file, persons_file = outputs[engine]
         links = pd.read_parquet(links_file, columns=["source", "record_id", "person_id"])
         persons = pd.read_parquet(persons_file, columns=["person_id", "status", "flags"]) if persons_file else None
-        result["accuracy"][engine] = accuracy(links, persons, truth)
+        result["accuracy"][engine] = accuracy(links, persons, truth, trusted)
         log(f"accuracy {engine}: {result['accuracy'][engine]}")
     if "canbao-resolve" in engines:
         result["canbao_sweep"] = canbao_sweep(args.work, truth, _thresholds(args.canbao_sweep))

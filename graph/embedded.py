@@ -37,6 +37,9 @@ _ARROW_TYPES = {
 }
 # Rows turned into Arrow and COPY'd at a time: the Arrow copy of a city's records (GBs) is never whole.
 COPY_CHUNK_ROWS = 500_000
+# The bulk writer's buffer pool: it reopens the database after every COPY slice, so a slice's pages are
+# all it needs; the store's own default (2 GiB) would sit on top of a city's records during a run.
+BULK_BUFFER_POOL_MB = 512
 CURRENT = "CURRENT"
 SNAPSHOTS = "snapshots"
 DB_FILE = "graph.lbug"
@@ -132,11 +135,11 @@ class EmbeddedStore(GraphStore):
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _open(self, path: Path) -> tuple[Any, Any]:
+    def _open(self, path: Path, buffer_pool_mb: int | None = None) -> tuple[Any, Any]:
         import ladybug
 
         try:
-            db = ladybug.Database(str(path), buffer_pool_size=self.buffer_pool_mb * 1024 * 1024,
+            db = ladybug.Database(str(path), buffer_pool_size=(buffer_pool_mb or self.buffer_pool_mb) * 1024 * 1024,
                                   max_num_threads=self.threads)
             return db, ladybug.Connection(db, num_threads=self.threads)
         except RuntimeError as exc:
@@ -273,7 +276,7 @@ class _BulkWriter:
 
     def execute(self, text: str, params: Params | None = None, step: str = "") -> None:
         if self._conn is None:
-            self._db, self._conn = self.store._open(self.path)
+            self._db, self._conn = self.store._open(self.path, BULK_BUFFER_POOL_MB)
         self.store._execute(self._conn, text, params or {}, f"{self.operation}/{step}" if step else self.operation)
 
     def copy(self, frame: pd.DataFrame, types: dict[str, str], statement: str, step: str) -> None:
