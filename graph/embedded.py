@@ -30,13 +30,14 @@ from graph.cypher import Dialect, Statement, embedded_schema
 from graph.errors import StoreBusy, StoreUnavailable, from_ladybug
 from graph.model import NODE_PROPERTIES, REL_PROPERTIES, GraphFrames, RunInfo, rel_frame_endpoints
 from graph.store import GraphStore, Params
+from resolver.memory import release_free_memory
 
 _ARROW_TYPES = {
     "STRING": pa.string(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
     "INT64": pa.int64(), "BOOLEAN": pa.bool_(), "STRING[]": pa.list_(pa.string()),
 }
 # Rows turned into Arrow and COPY'd at a time: the Arrow copy of a city's records (GBs) is never whole.
-COPY_CHUNK_ROWS = 500_000
+COPY_CHUNK_ROWS = 250_000
 # The bulk writer's buffer pool: it reopens the database after every COPY slice, so a slice's pages are
 # all it needs; the store's own default (2 GiB) would sit on top of a city's records during a run.
 BULK_BUFFER_POOL_MB = 512
@@ -286,3 +287,4 @@ class _BulkWriter:
             self.execute(statement, {"frame": table}, step)
             del table
             self.close()
+            release_free_memory()

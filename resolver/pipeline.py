@@ -21,6 +21,7 @@ from resolver.dispatch import descending_key, first_per_code, place_persons
 from resolver.ingest import IngestResult, ingest_folder, write_reports
 from resolver.mapping import SourceMapping
 from resolver.matching_config import MatchingConfig, load_matching_config
+from resolver.memory import release_free_memory
 from resolver.resolve import Resolution, resolve, resolve_incremental
 from resolver.runs import RunEntry, record_run
 from resolver.state import ResolverState, has_state, load_state, save_state, state_records, write_parquet
@@ -219,7 +220,12 @@ def run_pipeline(
     from graph import RunData, RunInfo, open_store
 
     say = progress or (lambda message: None)
-    stage_done = on_stage or (lambda name: None)
+    hook = on_stage or (lambda name: None)
+
+    def stage_done(name: str) -> None:
+        release_free_memory()   # what a finished stage freed is not carried into the next one's peak
+        hook(name)
+
     layout = StoreLayout.for_store(store, work_dir)
     layout.work_dir.mkdir(parents=True, exist_ok=True)
     started_at = dt.datetime.now(dt.timezone.utc)

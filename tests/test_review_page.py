@@ -143,9 +143,10 @@ def test_a_steward_decides_two_items_by_mouse_and_keyboard_and_the_graph_changes
     from selenium.webdriver.common.action_chains import ActionChains
 
     queue = served.get("/v1/review/queue", limit=200)["items"]
-    assert len(queue) >= 2 and queue[0]["kind"] == "pair" and queue[1]["kind"] == "pair", \
-        "the sample's queue should start with two pairs (highest impact first)"
-    first, second = queue[0], queue[1]
+    # Two pairs next to each other in the queue (highest impact first): after a decision the page opens the next.
+    at = next((i for i in range(len(queue) - 1) if queue[i]["kind"] == queue[i + 1]["kind"] == "pair"), None)
+    assert at is not None, "the sample's queue should hold two adjacent pairs"
+    first, second = queue[at], queue[at + 1]
 
     _open(browser, served)
     _sign_in(browser, served.token)
@@ -153,8 +154,11 @@ def test_a_steward_decides_two_items_by_mouse_and_keyboard_and_the_graph_changes
     assert browser.execute_script("return location.href").endswith("/review")   # the token is never in the URL
     assert served.token not in browser.current_url
     listed = [li.get_attribute("data-item") for li in browser.find_elements("css selector", "#queue-list li")]
-    assert listed[:2] == [first["item_id"], second["item_id"]]
-    _wait(browser, lambda d: _item_shown(d, first["item_id"]), "the first item did not open")
+    assert listed == [item["item_id"] for item in queue][:len(listed)]
+    _wait(browser, lambda d: _item_shown(d, queue[0]["item_id"]), "the first item did not open")
+    if at:
+        browser.find_element("css selector", f'#queue-list li[data-item="{first["item_id"]}"]').click()
+    _wait(browser, lambda d: _item_shown(d, first["item_id"]), "the chosen item did not open")
 
     # the pair view: every compared field coloured, the waterfall, the status each choice gives
     fields = {tr.get_attribute("data-field"): tr for tr in browser.find_elements("css selector", "#compare-body tr")}
