@@ -465,17 +465,29 @@ def _relink_steps(record_key: str, person_id: str, probability: float, method: s
 
 
 def _append_records(path: Path, fresh: pd.DataFrame) -> None:
-    """Append canonical rows to records.parquet (keys already there are skipped), atomically."""
-    existing = pd.read_parquet(path)
-    fresh = fresh[~fresh["record_key"].isin(existing["record_key"])].reindex(columns=existing.columns)
+    """Append canonical rows to records.parquet (keys already there are skipped), atomically.
+
+    The stored rows stay in Arrow (read, concatenated and written by Arrow's C++ without the
+    interpreter lock): a city's file is millions of rows, and turning them into Python objects
+    would stall every request the server answers meanwhile.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    existing = pq.read_table(path)
+    keys = pa.array(fresh["record_key"].astype(str), type=pa.string())
+    stored = existing.column("record_key").combine_chunks().cast(pa.string())
+    fresh = fresh[~pc.is_in(keys, value_set=stored).to_numpy(zero_copy_only=False)]
     if fresh.empty:
         return
-    for column in existing.columns:   # the stored types win (dates stay datetime64, line stays an integer)
-        if existing[column].dtype != object:
-            fresh[column] = fresh[column].astype(existing[column].dtype)
-    combined = pd.concat([existing, fresh], ignore_index=True)
+    fresh = fresh.reindex(columns=existing.column_names)
+    for field in existing.schema:   # the stored types win (dates stay timestamps, line stays an integer)
+        if pa.types.is_temporal(field.type) or pa.types.is_integer(field.type) or pa.types.is_floating(field.type):
+            fresh[field.name] = fresh[field.name].astype(field.type.to_pandas_dtype())
+    added = pa.Table.from_pandas(fresh, schema=existing.schema, preserve_index=False)
     temporary = path.with_suffix(".parquet.tmp")
-    combined.to_parquet(temporary, index=False)
+    pq.write_table(pa.concat_tables([existing, added]), temporary)
     temporary.replace(path)
 
 
