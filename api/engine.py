@@ -127,8 +127,15 @@ class Engine:
         config = load_matching_config(settings.matching) if settings.matching else load_matching_config()
         live = LiveState(load_state(layout.state_dir))
         live.warm(config)
-        return cls(settings, graph, live, config, load_mappings(settings.sources), settings.as_of or runs[-1].as_of,
-                   runs[-1].run_id)
+        engine = cls(settings, graph, live, config, load_mappings(settings.sources), settings.as_of or runs[-1].as_of,
+                     runs[-1].run_id)
+        engine.warm()
+        return engine
+
+    def warm(self) -> None:
+        """Read now what the first survey or decision would otherwise wait for (a city's statuses, the decisions)."""
+        self.status_of(())
+        self._decisions()
 
     def close(self) -> None:
         if self._timer is not None:
