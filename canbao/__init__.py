@@ -10,9 +10,6 @@ import os
 # memory: ingesting 100k persons spent 1.5-2.2 s in the kernel with the advice and 0.5 s without.
 # An explicit setting in the environment wins; NumPy reads it at import.
 os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
-# Arrow's own allocator (mimalloc) keeps what it frees; on the C heap it is returned between stages
-# (resolver.memory.release_free_memory), so a stage does not carry the last one's Arrow buffers.
-os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 from resolver.memory import reuse_freed_memory  # noqa: E402  (after the setting above)
 

@@ -38,11 +38,31 @@ def reuse_freed_memory() -> None:
         libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_MAX)
 
 
+def allocate_arrow_on_c_heap() -> None:
+    """From now on Arrow allocates with malloc (on the C heap that release_free_memory trims).
+
+    Ingestion runs faster on Arrow's default allocator (mimalloc: 100k persons 4.1 s against 4.4 s),
+    but mimalloc keeps much of what it frees; the pipeline switches after ingestion so that the later
+    stages' Arrow buffers are handed back at each stage boundary. An explicit
+    ARROW_DEFAULT_MEMORY_POOL in the environment is left alone.
+    """
+    import os
+
+    import pyarrow as pa
+
+    if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def release_free_memory() -> None:
     """Return free pages to the system (between pipeline stages): Arrow's pool first, then the C heap."""
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    try:
+        pa.mimalloc_memory_pool().release_unused()   # what ingestion allocated before the switch
+    except NotImplementedError:
+        pass   # a pyarrow built without mimalloc
     libc = _glibc()
     if libc is not None:
         libc.malloc_trim(0)

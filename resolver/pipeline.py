@@ -21,7 +21,7 @@ from resolver.dispatch import descending_key, first_per_code, place_persons
 from resolver.ingest import IngestResult, ingest_folder, write_reports
 from resolver.mapping import SourceMapping
 from resolver.matching_config import MatchingConfig, load_matching_config
-from resolver.memory import release_free_memory
+from resolver.memory import allocate_arrow_on_c_heap, release_free_memory
 from resolver.resolve import Resolution, resolve, resolve_incremental
 from resolver.runs import RunEntry, record_run
 from resolver.state import ResolverState, has_state, load_state, save_state, state_records, write_parquet
@@ -233,6 +233,7 @@ def run_pipeline(
     matching = matching or load_matching_config()
 
     ingest = ingest_folder(Path(input_dir), mappings, progress=say)
+    allocate_arrow_on_c_heap()
     say(f"读入 ingested: {ingest.rows_in} 行 rows → {len(ingest.records)} 条记录 records, "
         f"{len(ingest.rejected)} 行拒收 rejected")
     stage_done("ingest")
