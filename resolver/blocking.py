@@ -20,7 +20,6 @@ from resolver.matching_config import (
     BlockingRule,
     MatchingConfig,
 )
-from resolver.schema import TRUSTED_ID_STATUSES
 
 _BODY = 17
 _ROLES = 2            # household and residence address
@@ -40,11 +39,6 @@ class CandidatePairs:
 
     def __len__(self) -> int:
         return len(self.left)
-
-
-def trusted_mask(records: pd.DataFrame) -> np.ndarray:
-    """Records whose ID number links deterministically."""
-    return records["id_status"].isin(TRUSTED_ID_STATUSES).to_numpy()
 
 
 def _mix(parts: list[np.ndarray]) -> np.ndarray:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 
 from resolver.compare import NULL, level_name
 from resolver.scoring import FSModel, LevelTable, probability, weight_arrays

@@ -9,6 +9,7 @@ peak does not carry it. Both are no-ops where the C library is not glibc.
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 from functools import cache
 from typing import Any
@@ -46,8 +47,6 @@ def allocate_arrow_on_c_heap() -> None:
     stages' Arrow buffers are handed back at each stage boundary. An explicit
     ARROW_DEFAULT_MEMORY_POOL in the environment is left alone.
     """
-    import os
-
     import pyarrow as pa
 
     if "ARROW_DEFAULT_MEMORY_POOL" not in os.environ:
