@@ -240,6 +240,7 @@ def main() -> int:
                 confirm_server.append(confirmed.elapsed.total_seconds() * 1000)
         result["survey_confirm_to_visible"] = percentiles(visible)
         result["survey_confirm_request"] = percentiles(confirm_server)
+        result["survey_confirm_each_ms"] = [round(v, 1) for v in visible]   # in order: a slow one shows when
         log(f"confirm → visible: {result['survey_confirm_to_visible']}")
     finally:
         server.send_signal(signal.SIGTERM)
