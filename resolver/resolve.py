@@ -263,14 +263,15 @@ def _decision_positions(decisions: pd.DataFrame | None, record_key: pd.Series) -
 def _cluster_records(
     records: pd.DataFrame,
     features: Features,
+    nodes: tuple[np.ndarray, np.ndarray],
     edges: pd.DataFrame,
     decisions: pd.DataFrame | None,
     previous: pd.Series | None,
     config: MatchingConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Links (LINK_COLUMNS) and conflicts for `records` (coded as `features`), from scored `edges`
-    (positions l, r into records)."""
-    node, terminal = node_index(features)
+    """Links (LINK_COLUMNS) and conflicts for `records` (coded as `features`, grouped as `nodes` =
+    node_index(features)), from scored `edges` (positions l, r into records)."""
+    node, terminal = nodes
     keys = records["record_key"].to_numpy(dtype=object)
     rank = _node_ranker(node, keys)
 
@@ -423,7 +424,8 @@ def resolve(
     scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model), trusted)
     edges = scored[scored["match_probability"] >= config.thresholds.review].reset_index(drop=True)
     stages.done("scoring", scored_pairs=len(scored), accepted_links=int(accepted_mask(edges, config).sum()))
-    links, conflicts, refused = _cluster_records(records, features, edges, decisions, previous, config)
+    links, conflicts, refused = _cluster_records(records, features, (node, terminal), edges, decisions, previous,
+                                                 config)
     keys = records["record_key"].to_numpy(dtype=object)
     review = _review_pairs(edges, keys, links["person_id"].to_numpy(), trusted, decisions, model, config)
     stages.done("clustering", refused_links=refused, **_stage_counts(links, conflicts, review))
@@ -491,8 +493,9 @@ def resolve_incremental(
     sub_edges = edges[inside].copy()
     sub_edges["l"], sub_edges["r"] = sub_position[sub_edges["l"]], sub_position[sub_edges["r"]]
     previous = state.links.set_index("record_key")["person_id"]
-    links_sub, conflicts_sub, refused = _cluster_records(sub, features.take(sub_index), sub_edges, decisions,
-                                                         previous, config)
+    sub_features = features.take(sub_index)
+    links_sub, conflicts_sub, refused = _cluster_records(sub, sub_features, node_index(sub_features), sub_edges,
+                                                         decisions, previous, config)
 
     old_links = state.links[~state.links["record_key"].isin(sub["record_key"])]
     links = pd.concat([old_links, links_sub], ignore_index=True)
