@@ -236,17 +236,15 @@ class EmbeddedStore(GraphStore):
     def _copy_all(self, writer: _BulkWriter, frames: GraphFrames) -> None:
         for ddl in embedded_schema():
             writer.execute(ddl)
-        for label in list(frames.nodes):
-            frame = frames.nodes.pop(label)  # released once copied: a city's records are large
-            writer.copy(frame, NODE_PROPERTIES[label], f"COPY {label} FROM $frame", f"COPY {label}")
-            del frame
-        for name in list(frames.rels):
-            frame = frames.rels.pop(name)
-            rel, src, dst = rel_frame_endpoints(name)
-            pair = f" (from='{src}', to='{dst}')" if ":" in name else ""
-            writer.copy(frame, {"from": "STRING", "to": "STRING", **REL_PROPERTIES[rel]},
-                        f"COPY {rel} FROM $frame{pair}", f"COPY {name}")
-            del frame
+        for kind, name, frame in frames.drain():
+            if kind == "node":
+                writer.copy(frame, NODE_PROPERTIES[name], f"COPY {name} FROM $frame", f"COPY {name}")
+            else:
+                rel, src, dst = rel_frame_endpoints(name)
+                pair = f" (from='{src}', to='{dst}')" if ":" in name else ""
+                writer.copy(frame, {"from": "STRING", "to": "STRING", **REL_PROPERTIES[rel]},
+                            f"COPY {rel} FROM $frame{pair}", f"COPY {name}")
+            del frame   # released once copied: a city's frames are large
 
 
 class _BulkWriter:

@@ -7,6 +7,7 @@ stores write: LadybugDB by ``COPY``, Neo4j by ``UNWIND`` batches, neo4j-admin by
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -142,23 +143,71 @@ class RunData:
     run: RunInfo
 
 
-@dataclass
+# One family of frames: built together from the same intermediate tables, as (kind, name, frame) in write order.
+FrameFamily = Callable[[], list[tuple[str, str, pd.DataFrame]]]
+
+
 class GraphFrames:
     """A whole run as one frame per node label (key column first) and per relationship type.
 
     Relationship frames have ``from`` and ``to`` key columns, then properties; PART_OF has
     one frame per endpoint pair, keyed ``PART_OF:Community->Street`` and ``PART_OF:Street->District``.
+    Frames come in families built one at a time: ``drain()`` hands them over in write order (every
+    relationship after the labels it joins) and keeps none, so a city's derived frames (addresses,
+    phones, employers: over a GiB at 1M persons) never sit beside the records' COPY.
+    ``nodes`` and ``rels`` build every frame at once, for tests and small runs.
     """
 
-    nodes: dict[str, pd.DataFrame]
-    rels: dict[str, pd.DataFrame]
+    def __init__(self, families: Sequence[FrameFamily]):
+        self._families = list(families)
+        self._sizes: dict[tuple[str, str], int] = {}
+        self._whole: dict[str, dict[str, pd.DataFrame]] | None = None
+
+    def drain(self) -> Iterator[tuple[str, str, pd.DataFrame]]:
+        """(kind "node" or "rel", label or rels key, frame) in write order, each family built when reached."""
+        if self._whole is not None:
+            for kind in ("node", "rel"):
+                for name, frame in self._whole[kind].items():
+                    self._sizes[(kind, name)] = len(frame)
+                    yield kind, name, frame
+            self._whole = None
+            return
+        while self._families:
+            frames = self._families.pop(0)()
+            while frames:
+                entry = frames.pop(0)
+                self._sizes[(entry[0], entry[1])] = len(entry[2])
+                yield entry
+                del entry   # the writer has let go of it too: the frame is freed here
+
+    def _built(self) -> dict[str, dict[str, pd.DataFrame]]:
+        if self._whole is None:
+            self._whole = {"node": {}, "rel": {}}
+            for family in self._families:
+                for kind, name, frame in family():
+                    self._whole[kind][name] = frame
+            self._families = []
+        return self._whole
+
+    @property
+    def nodes(self) -> dict[str, pd.DataFrame]:
+        return self._built()["node"]
+
+    @property
+    def rels(self) -> dict[str, pd.DataFrame]:
+        return self._built()["rel"]
 
     def counts(self) -> dict[str, int]:
-        """Rows per label and relationship type, for the run summary."""
-        out = {label: len(df) for label, df in self.nodes.items()}
-        for name, df in self.rels.items():
-            rel = name.split(":")[0]
-            out[rel] = out.get(rel, 0) + len(df)
+        """Rows per label and relationship type, for the run summary (after ``drain``, from what it handed over)."""
+        if self._families or self._whole is not None:
+            self._built()
+            sizes = {(kind, name): len(frame) for kind, frames in self._whole.items() for name, frame in frames.items()}
+        else:
+            sizes = self._sizes
+        out: dict[str, int] = {}
+        for (_, name), size in sizes.items():
+            key = name.split(":")[0]
+            out[key] = out.get(key, 0) + size
         return out
 
 
@@ -445,61 +494,76 @@ def run_frame(runs: list[RunInfo], landed_at: datetime) -> pd.DataFrame:
 def graph_frames(run: RunData, *, history: list[RunInfo] | None = None,
                  carried_decisions: pd.DataFrame | None = None, landed_at: datetime | None = None,
                  household_max_members: int = HOUSEHOLD_MAX_MEMBERS) -> GraphFrames:
-    """The whole run as graph frames; ``history`` and ``carried_decisions`` come from the previous state."""
+    """The whole run as graph frames; ``history`` and ``carried_decisions`` come from the previous state.
+
+    The run is checked now; each family of frames is built only when a writer reaches it.
+    """
     check_run_data(run)
     run_id = run.run.run_id
     records, persons = run.records, run.persons
-
-    decisions = run.decisions
-    if carried_decisions is not None and len(carried_decisions):
-        decisions = pd.concat([carried_decisions, decisions], ignore_index=True)
-    decisions = decisions.assign(decided_at=pd.to_datetime(decisions["decided_at"], errors="coerce"))
-    decisions = decisions.drop_duplicates(["record_key_l", "record_key_r", "decided_at", "steward", "decision"])
-    matches = run.possible_matches
-    # Pairs whose records are not in this run cannot be drawn; one membership test for all four columns.
-    ends = pd.concat([decisions["record_key_l"], decisions["record_key_r"],
-                      matches["record_key_l"], matches["record_key_r"]], ignore_index=True)
-    known = ends.isin(records["record_key"]).to_numpy()
-    n_dec, n_match = len(decisions), len(matches)
-    decisions = decisions[known[:n_dec] & known[n_dec:2 * n_dec]]
-    matches = matches[known[2 * n_dec:2 * n_dec + n_match] & known[2 * n_dec + n_match:]]
-
-    geo_nodes, geo_rels = _geography(persons)
-    employers, works_for = _employers(records)
-    addresses = _address_keys(records)
-    phones = _phones(records)
-    households = _households(persons["person_id"], addresses, phones, household_max_members)
-    household_nodes = (households.groupby("household_id").size().rename("size").reset_index())
-
-    nodes = {
-        "Person": _persons_frame(persons, run_id),
-        "Record": _records_frame(records, run_id),
-        **{label: typed_frame(df, NODE_PROPERTIES[label]) for label, df in geo_nodes.items()},
-        "Employer": typed_frame(employers, NODE_PROPERTIES["Employer"]),
-        "Address": typed_frame(addresses.drop_duplicates("key"), NODE_PROPERTIES["Address"]),
-        "Phone": typed_frame(phones.drop_duplicates("number"), NODE_PROPERTIES["Phone"]),
-        "Household": typed_frame(household_nodes, NODE_PROPERTIES["Household"]),
-        "Run": run_frame([*(history or []), run.run], landed_at or datetime.now()),
-    }
-    nodes["Run"] = nodes["Run"].drop_duplicates("run_id", keep="last").reset_index(drop=True)
+    landed_at = landed_at or datetime.now()
 
     def rel(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         rel_type = rel_frame_endpoints(name)[0]
         props = {"from": "STRING", "to": "STRING", **REL_PROPERTIES[rel_type]}
         return typed_frame(frame, props)
 
-    rels = {
-        "BELONGS_TO": rel(pd.DataFrame({
+    def people() -> list[tuple[str, str, pd.DataFrame]]:
+        runs = run_frame([*(history or []), run.run], landed_at).drop_duplicates("run_id", keep="last")
+        return [("node", "Person", _persons_frame(persons, run_id)),
+                ("node", "Record", _records_frame(records, run_id)),
+                ("node", "Run", runs.reset_index(drop=True))]
+
+    def belongs_to() -> list[tuple[str, str, pd.DataFrame]]:
+        return [("rel", "BELONGS_TO", rel(pd.DataFrame({
             "from": records["record_key"].values, "to": records["person_id"].values,
             "match_probability": records["match_probability"].values, "method": records["link_method"].values,
-        }), "BELONGS_TO"),
-        **{name: rel(df, name) for name, df in geo_rels.items()},
-        "WORKS_FOR": rel(works_for, "WORKS_FOR"),
-        "POSSIBLE_MATCH": rel(matches.rename(columns={"record_key_l": "from", "record_key_r": "to"}), "POSSIBLE_MATCH"),
-        "STEWARD_DECISION": rel(decisions.rename(columns={"record_key_l": "from", "record_key_r": "to"}),
-                                "STEWARD_DECISION"),
-        "HAS_ADDRESS": rel(addresses.rename(columns={"person_id": "from", "key": "to"}), "HAS_ADDRESS"),
-        "HAS_PHONE": rel(phones.rename(columns={"person_id": "from", "number": "to"}), "HAS_PHONE"),
-        "MEMBER_OF": rel(households.rename(columns={"person_id": "from", "household_id": "to"}), "MEMBER_OF"),
-    }
-    return GraphFrames(nodes=nodes, rels=rels)
+        }), "BELONGS_TO"))]
+
+    def geography() -> list[tuple[str, str, pd.DataFrame]]:
+        geo_nodes, geo_rels = _geography(persons)
+        return ([("node", label, typed_frame(df, NODE_PROPERTIES[label])) for label, df in geo_nodes.items()]
+                + [("rel", name, rel(df, name)) for name, df in geo_rels.items()])
+
+    def employment() -> list[tuple[str, str, pd.DataFrame]]:
+        employers, works_for = _employers(records)
+        return [("node", "Employer", typed_frame(employers, NODE_PROPERTIES["Employer"])),
+                ("rel", "WORKS_FOR", rel(works_for, "WORKS_FOR"))]
+
+    def contacts() -> list[tuple[str, str, pd.DataFrame]]:
+        addresses = _address_keys(records)
+        phones = _phones(records)
+        households = _households(persons["person_id"], addresses, phones, household_max_members)
+        household_nodes = households.groupby("household_id").size().rename("size").reset_index()
+        return [
+            ("node", "Address", typed_frame(addresses.drop_duplicates("key"), NODE_PROPERTIES["Address"])),
+            ("node", "Phone", typed_frame(phones.drop_duplicates("number"), NODE_PROPERTIES["Phone"])),
+            ("node", "Household", typed_frame(household_nodes, NODE_PROPERTIES["Household"])),
+            ("rel", "HAS_ADDRESS", rel(addresses.rename(columns={"person_id": "from", "key": "to"}), "HAS_ADDRESS")),
+            ("rel", "HAS_PHONE", rel(phones.rename(columns={"person_id": "from", "number": "to"}), "HAS_PHONE")),
+            ("rel", "MEMBER_OF", rel(households.rename(columns={"person_id": "from", "household_id": "to"}),
+                                     "MEMBER_OF")),
+        ]
+
+    def review() -> list[tuple[str, str, pd.DataFrame]]:
+        decisions = run.decisions
+        if carried_decisions is not None and len(carried_decisions):
+            decisions = pd.concat([carried_decisions, decisions], ignore_index=True)
+        decisions = decisions.assign(decided_at=pd.to_datetime(decisions["decided_at"], errors="coerce"))
+        decisions = decisions.drop_duplicates(["record_key_l", "record_key_r", "decided_at", "steward", "decision"])
+        matches = run.possible_matches
+        # Pairs whose records are not in this run cannot be drawn; one membership test for all four columns.
+        ends = pd.concat([decisions["record_key_l"], decisions["record_key_r"],
+                          matches["record_key_l"], matches["record_key_r"]], ignore_index=True)
+        known = ends.isin(records["record_key"]).to_numpy()
+        n_dec, n_match = len(decisions), len(matches)
+        decisions = decisions[known[:n_dec] & known[n_dec:2 * n_dec]]
+        matches = matches[known[2 * n_dec:2 * n_dec + n_match] & known[2 * n_dec + n_match:]]
+        return [
+            ("rel", "POSSIBLE_MATCH",
+             rel(matches.rename(columns={"record_key_l": "from", "record_key_r": "to"}), "POSSIBLE_MATCH")),
+            ("rel", "STEWARD_DECISION",
+             rel(decisions.rename(columns={"record_key_l": "from", "record_key_r": "to"}), "STEWARD_DECISION")),
+        ]
+
+    return GraphFrames([people, belongs_to, geography, employment, contacts, review])

@@ -236,15 +236,17 @@ class Neo4jStore(GraphStore):
         operation = f"write_run {run.run_id}"
         for label in NODE_PROPERTIES:  # leftovers of a crashed staging
             self._repeat_until_done(delete_batch(f"{STAGED_PREFIX}{label}"), self.batch_size, operation)
-        for label, frame in frames.nodes.items():
-            statement = create_nodes(f"{STAGED_PREFIX}{label}")
-            for rows in batches(node_rows(frame, NODE_PROPERTIES[label]), self.batch_size):
-                self._write_one(statement, {"rows": rows}, f"{operation}/{label}")
-        for name, frame in frames.rels.items():
-            rel, src, dst = rel_frame_endpoints(name)
-            statement = create_rels(rel, f"{STAGED_PREFIX}{src}", f"{STAGED_PREFIX}{dst}")
-            for rows in batches(rel_rows(frame, REL_PROPERTIES[rel]), self.batch_size):
+        for kind, name, frame in frames.drain():
+            if kind == "node":
+                statement = create_nodes(f"{STAGED_PREFIX}{name}")
+                rows_of = node_rows(frame, NODE_PROPERTIES[name])
+            else:
+                rel, src, dst = rel_frame_endpoints(name)
+                statement = create_rels(rel, f"{STAGED_PREFIX}{src}", f"{STAGED_PREFIX}{dst}")
+                rows_of = rel_rows(frame, REL_PROPERTIES[rel])
+            for rows in batches(rows_of, self.batch_size):
                 self._write_one(statement, {"rows": rows}, f"{operation}/{name}")
+            del frame, rows_of
         self._switch(run.run_id)
         return f"{self.settings.uri} database {self.settings.database}"
 

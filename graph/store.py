@@ -251,7 +251,7 @@ class GraphStore(ABC):
     def _land(self, frames: GraphFrames, run: RunInfo) -> str:
         """Replace the whole graph by a run's frames, all or nothing; returns where it landed.
 
-        May release each frame once written (``frames`` is consumed) to bound peak memory.
+        Takes the frames with ``frames.drain()`` (write order, each released once written: bounded memory).
         """
 
     @abstractmethod
@@ -274,9 +274,8 @@ class GraphStore(ABC):
         history = [r for r in self.runs() if r.run_id != run.run.run_id]
         carried = self.decisions()
         frames = graph_frames(run, history=history, carried_decisions=carried)
-        counts = frames.counts()
         location = self._land(frames, run.run)
-        return RunSummary(run_id=run.run.run_id, counts=counts, location=location)
+        return RunSummary(run_id=run.run.run_id, counts=frames.counts(), location=location)
 
     def runs(self) -> list[RunInfo]:
         """Every run the store remembers, oldest first."""

@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from graph.model import RunData, RunInfo, graph_frames
+from graph.model import RunData, RunInfo, graph_frames, rel_frame_endpoints
 from resolver.schema import CANONICAL_COLUMNS
 
 ROOM_401 = {"district_code": "120104", "street": "华苑街道", "community": "日华里社区", "road": "测试路",
@@ -106,6 +106,32 @@ def sample_run(run_id: str = "run-test-1") -> RunData:
                   model_version="test-model-1")
     return RunData(records=sample_records(), persons=sample_persons(), possible_matches=matches,
                    decisions=decisions, run=run)
+
+
+def test_frames_are_handed_over_with_every_relationship_after_the_labels_it_joins():
+    landed = datetime(2026, 9, 30, 9, 0)
+    handed = list(graph_frames(sample_run(), landed_at=landed).drain())
+    whole = graph_frames(sample_run(), landed_at=landed)
+    assert {(kind, name) for kind, name, _ in handed} == (
+        {("node", label) for label in whole.nodes} | {("rel", name) for name in whole.rels})
+    written: set[str] = set()
+    for kind, name, frame in handed:
+        if kind == "node":
+            written.add(name)
+        else:
+            _, src, dst = rel_frame_endpoints(name)
+            assert {src, dst} <= written, f"{name} before its endpoint labels"
+        expected = whole.nodes[name] if kind == "node" else whole.rels[name]
+        pd.testing.assert_frame_equal(frame.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+def test_counts_after_draining_are_the_frames_sizes():
+    frames = graph_frames(sample_run())
+    expected = graph_frames(sample_run()).counts()
+    for _ in frames.drain():
+        pass
+    assert frames.counts() == expected
+    assert expected["Record"] == 11 and expected["Person"] == 6 and expected["PART_OF"] >= 2
 
 
 def test_household_joins_persons_sharing_a_room():
