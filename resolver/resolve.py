@@ -136,9 +136,9 @@ def node_index(features: Features) -> tuple[np.ndarray, np.ndarray]:
     return codes, terminal
 
 
-def trusted_id_numbers(records: pd.DataFrame, features: Features) -> np.ndarray:
-    """Each record's ID number where it is trusted, else None (the anchors of new person ids)."""
-    return np.where(features.trusted, records["id_number"].to_numpy(dtype=object), None)
+def trusted_id_numbers(records: pd.DataFrame, trusted: np.ndarray) -> np.ndarray:
+    """Each record's ID number where it is trusted (``Features.trusted``), else None (the anchors of new person ids)."""
+    return np.where(trusted, records["id_number"].to_numpy(dtype=object), None)
 
 
 def _node_ranker(node: np.ndarray, record_key: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
@@ -262,15 +262,15 @@ def _decision_positions(decisions: pd.DataFrame | None, record_key: pd.Series) -
 
 def _cluster_records(
     records: pd.DataFrame,
-    features: Features,
+    trusted: np.ndarray,
     nodes: tuple[np.ndarray, np.ndarray],
     edges: pd.DataFrame,
     decisions: pd.DataFrame | None,
     previous: pd.Series | None,
     config: MatchingConfig,
 ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Links (LINK_COLUMNS) and conflicts for `records` (coded as `features`, grouped as `nodes` =
-    node_index(features)), from scored `edges` (positions l, r into records)."""
+    """Links (LINK_COLUMNS) and conflicts for `records` (`trusted` = their Features.trusted, grouped as
+    `nodes` = node_index(features)), from scored `edges` (positions l, r into records)."""
     node, terminal = nodes
     keys = records["record_key"].to_numpy(dtype=object)
     rank = _node_ranker(node, keys)
@@ -294,7 +294,7 @@ def _cluster_records(
     edge_a, edge_b = node_edges["a"].to_numpy(np.int64), node_edges["b"].to_numpy(np.int64)
     result = cluster_nodes(len(terminal), terminal, edge_a, edge_b, node_edges["w"].to_numpy(), rank, must, cannot)
     cluster = result.labels[node]
-    person_id = assign_person_ids(cluster, keys, trusted_id_numbers(records, features), previous)
+    person_id = assign_person_ids(cluster, keys, trusted_id_numbers(records, trusted), previous)
 
     # How each record came to its person, and the probability of the link that brought it.
     kept = np.ones(len(edge_a), dtype=bool)
@@ -423,8 +423,12 @@ def resolve(
                                    for b, info in model.training["blocks"].items()})
     scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model), trusted)
     edges = scored[scored["match_probability"] >= config.thresholds.review].reset_index(drop=True)
-    stages.done("scoring", scored_pairs=len(scored), accepted_links=int(accepted_mask(edges, config).sum()))
-    links, conflicts, refused = _cluster_records(records, features, (node, terminal), edges, decisions, previous,
+    scored_pairs = len(scored)
+    # The candidate pairs, their levels and the coded columns (GiBs for a city) are not needed past scoring:
+    # let them go before the stage ends, so clustering does not peak on top of them.
+    del candidates, levels, scored, features
+    stages.done("scoring", scored_pairs=scored_pairs, accepted_links=int(accepted_mask(edges, config).sum()))
+    links, conflicts, refused = _cluster_records(records, trusted, (node, terminal), edges, decisions, previous,
                                                  config)
     keys = records["record_key"].to_numpy(dtype=object)
     review = _review_pairs(edges, keys, links["person_id"].to_numpy(), trusted, decisions, model, config)
@@ -494,7 +498,7 @@ def resolve_incremental(
     sub_edges["l"], sub_edges["r"] = sub_position[sub_edges["l"]], sub_position[sub_edges["r"]]
     previous = state.links.set_index("record_key")["person_id"]
     sub_features = features.take(sub_index)
-    links_sub, conflicts_sub, refused = _cluster_records(sub, sub_features, node_index(sub_features), sub_edges,
+    links_sub, conflicts_sub, refused = _cluster_records(sub, sub_features.trusted, node_index(sub_features), sub_edges,
                                                          decisions, previous, config)
 
     old_links = state.links[~state.links["record_key"].isin(sub["record_key"])]
