@@ -141,8 +141,10 @@ def _extra_columns_json(frame: pd.DataFrame, extras: list[str]) -> pd.Series:
     if not extras:
         return pd.Series(None, index=frame.index, dtype=object)
     values = frame[extras].to_dict("records")
+    texts: dict[str, str] = {}   # most rows carry the same few extras: one string per distinct text
     return pd.Series(
-        [json.dumps({k: v for k, v in row.items() if v != ""}, ensure_ascii=False) for row in values],
+        [texts.setdefault(text, text) for text in
+         (json.dumps({k: v for k, v in row.items() if v != ""}, ensure_ascii=False) for row in values)],
         index=frame.index,
         dtype=object,
     )

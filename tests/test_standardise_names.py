@@ -162,3 +162,9 @@ def test_vectorised_equals_the_scalar():
     frame = standardise_names(pd.Series(names))
     for row, name in zip(frame.itertuples(index=False), names):
         assert tuple(row) == tuple(vars(standardise_name(name)).values())
+
+
+def test_names_sharing_a_surname_share_one_surname_string():
+    zhang_wei, zhang_na = standardise_name("张伟"), standardise_name("张娜")
+    assert zhang_wei.surname == "张" and zhang_wei.surname is zhang_na.surname
+    assert zhang_wei.surname_pinyin is zhang_na.surname_pinyin
