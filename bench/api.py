@@ -61,6 +61,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds a process has used (Linux /proc; None elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentiles(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms)
     return {"n": len(a), "p50_ms": round(float(np.percentile(a, 50)), 2), "p95_ms": round(float(np.percentile(a, 95)), 2),
@@ -200,9 +209,13 @@ def main() -> int:
                 single.append((time.perf_counter() - t0) * 1000)
         result["resolve_single_client"] = percentiles(single[20:])
         log(f"one client: {result['resolve_single_client']}")
+        cpu_before = cpu_seconds(server.pid)
         latencies, seconds, statuses = asyncio.run(load(url, admin, bodies[200:], args.clients))
+        cpu_after = cpu_seconds(server.pid)
+        # The server's own CPU per request (the load generator shares the machine, so latency alone misleads).
+        cpu_ms = round((cpu_after - cpu_before) * 1000 / len(latencies), 2) if cpu_before is not None else None
         result["resolve_concurrent"] = {**percentiles(latencies), "requests_per_s": round(len(latencies) / seconds, 1),
-                                        "statuses": statuses}
+                                        "server_cpu_ms_per_request": cpu_ms, "statuses": statuses}
         log(f"{args.clients} clients: {result['resolve_concurrent']}")
         if args.paced:
             paced = bodies[200:200 + int(args.clients * args.paced_seconds / args.paced)]

@@ -381,10 +381,16 @@ class LiveState:
                     conflicts=self.conflicts.iloc[:0], model=self.model)
                 self._index["added_version"] = self.version
             found.append(resolve_one(fragment, self._index["added_state"], config))
-        ranked = _concat(found)
-        if ranked.empty:
-            return ranked
+        answered = [f for f in found if len(f)]
+        if not answered:
+            return found[0]
+        ranked = answered[0] if len(answered) == 1 else _concat(answered)
         keys, stored = ranked["record_key"].tolist(), ranked["person_id"].tolist()
+        if len(answered) == 1 and not any(key in self.moved for key in keys):
+            # One resolve_one answer stands as it is (best first, one row per person) while none of its records
+            # was re-pointed: ``moved`` holds every base record a change re-pointed, and the attached records'
+            # state is rebuilt on every change, so its persons are current. The common case, without re-sorting.
+            return ranked
         current = self.persons_of(keys)
         persons = [current.get(key, person) for key, person in zip(keys, stored)]
         if len(found) == 1 and persons == stored:

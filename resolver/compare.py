@@ -7,6 +7,7 @@ field then adds no evidence).
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -290,14 +291,22 @@ def _hash_codes(values: list[str | None]) -> np.ndarray:
     codes = np.full(len(values), NULL, dtype=np.int64)
     known = [i for i, value in enumerate(values) if value is not None]
     if known:
-        hashes = pd.util.hash_array(np.array([values[i] for i in known], dtype=object)) >> np.uint64(1)
+        # categorize=False: the same hashes (categorizing only saves work on repeated values), 7 µs instead of 45.
+        hashes = pd.util.hash_array(np.array([values[i] for i in known], dtype=object), categorize=False) \
+            >> np.uint64(1)
         codes[known] = hashes.astype(np.int64)
     return codes
 
 
 def _date_parts(value: object) -> tuple[int, int, int] | None:
-    stamp = pd.to_datetime(value, errors="coerce") if value is not None else None
-    return None if stamp is None or stamp is pd.NaT else (stamp.year, stamp.month, stamp.day)
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, dt.date) and 1678 <= value.year <= 2261:
+        # A date, datetime or Timestamp well inside datetime64[ns]: pd.to_datetime would keep its calendar date
+        # (time zone included), so read it directly (pd.to_datetime costs 13 µs for a date or NaT).
+        return value.year, value.month, value.day
+    stamp = pd.to_datetime(value, errors="coerce")
+    return None if stamp is pd.NaT else (stamp.year, stamp.month, stamp.day)
 
 
 def features_of_one(record: Mapping[str, object]) -> Features:

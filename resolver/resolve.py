@@ -599,6 +599,10 @@ def _lookup(index: MatchIndex, query: Features, config: MatchingConfig) -> np.nd
     return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
 
 
+# resolve_one's answer when nothing is near enough (copied: building an empty frame costs 0.15 ms).
+_NO_CANDIDATES = pd.DataFrame(columns=["person_id", "match_probability", "record_key", "method", "explanation"])
+
+
 def resolve_one(record_fragment: pd.DataFrame | Mapping[str, object], state: ResolverState, config: MatchingConfig) -> pd.DataFrame:
     """Rank the stored persons a single new canonical record may belong to (the survey app's query).
 
@@ -611,10 +615,9 @@ def resolve_one(record_fragment: pd.DataFrame | Mapping[str, object], state: Res
     if "match_index" not in state.cache:
         state.cache["match_index"] = build_match_index(state, config)
     index: MatchIndex = state.cache["match_index"]
-    columns = ["person_id", "match_probability", "record_key", "method", "explanation"]
     found = _lookup(index, query, config)
     if len(found) == 0:
-        return pd.DataFrame(columns=columns)
+        return _NO_CANDIDATES.copy()
     # The candidates, then the query as the last row: pair i is (query, candidate i).
     features = index.features.take(found).append(query)
     last = np.full(len(found), len(found))
@@ -627,12 +630,16 @@ def resolve_one(record_fragment: pd.DataFrame | Mapping[str, object], state: Res
     chance = np.where(same_id, 1.0, probability(weight))
     kept = np.flatnonzero(chance >= config.thresholds.review)
     kept = kept[np.argsort(-chance[kept], kind="stable")]
-    # The best record of each person, best first (kept is already in that order).
-    kept = kept[~pd.Series(index.person[found[kept]]).duplicated().to_numpy()]
+    if len(kept) == 0:
+        return _NO_CANDIDATES.copy()
+    # The best record of each person, best first (kept is already in that order). A set, not pandas: a handful.
+    seen: set[object] = set()
+    kept = kept[[not (p in seen or seen.add(p)) for p in index.person[found[kept]].tolist()]]
+    # The dict is in column order already (pandas' columns= argument would reindex: 0.15 ms per lookup).
     return pd.DataFrame({
         "person_id": index.person[found[kept]],
         "match_probability": chance[kept],
         "record_key": index.record_key[found[kept]],
         "method": np.where(same_id[kept], "id_number", "probabilistic"),
         "explanation": explanation_json(state.model, {f: v[kept] for f, v in levels.items()}, name_frequency[kept]),
-    }, columns=columns)
+    })

@@ -9,6 +9,8 @@ import datetime as dt
 import re
 import shutil
 import sqlite3
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,6 +170,33 @@ def test_the_id_number_alone_is_a_certain_match(world):
     best = response.json()["candidates"][0]
     assert (best["person_id"], best["method"], best["match_probability"]) == (world.target.person_id, "id_number", 1.0)
     assert response.json()["decision"] == "match"
+
+
+@pytest.mark.parametrize("lock", ["_state_lock", "_graph_lock"])
+def test_a_lookup_waits_for_a_writer_in_a_worker_thread_not_on_the_event_loop(world, lock):
+    # Lookups run on the event loop while no writer holds the resolver state or the graph. While one does, the
+    # lookup must wait in a worker thread: the loop keeps answering, and the answer is the same once it is free.
+    body, headers = {"id_number": world.target.id_number}, world.as_("surveyor")
+    free = world.client.post("/v1/resolve", json=body, headers=headers).json()
+    held = getattr(world.client.app.state.services.engine, lock)
+    answers: list = []
+    held.acquire()   # what attach_survey or a graph write holds for up to a second
+    try:
+        waiting = threading.Thread(target=lambda: answers.append(world.client.post("/v1/resolve", json=body,
+                                                                                    headers=headers)))
+        waiting.start()
+        time.sleep(0.3)
+        health = []
+        meanwhile = threading.Thread(target=lambda: health.append(world.client.get("/v1/health").status_code))
+        meanwhile.start()
+        meanwhile.join(timeout=10)
+        assert health == [200], "the event loop stalled behind the writer's lock"
+        assert waiting.is_alive() and not answers
+    finally:
+        held.release()
+    waiting.join(timeout=30)
+    assert answers and answers[0].status_code == 200
+    assert answers[0].json() == free
 
 
 def test_a_candidate_outside_the_surveyors_district_is_masked(world):
@@ -502,10 +531,10 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(world):
 def test_an_unexpected_error_is_a_500_without_internals(world, monkeypatch):
     engine = world.client.app.state.services.engine
 
-    def broken(fragment, limit):
+    def broken(fragment, config):
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(engine, "candidates", broken)
+    monkeypatch.setattr(engine.live, "candidates", broken)   # the resolver fails under the lookup
     client = TestClient(world.client.app, raise_server_exceptions=False)   # no `with`: the running app, no new lifespan
     response = client.post("/v1/resolve", json={"name": "张伟"}, headers=world.as_("surveyor"))
     error = assert_error(response, 500)
