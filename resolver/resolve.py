@@ -24,6 +24,7 @@ from resolver.blocking import (
     id_bodies,
     pairs_within_groups,
     rule_keys,
+    rule_keys_one,
     typo_variants,
 )
 from resolver.cluster import assign_person_ids, cluster_nodes, text_rank
@@ -594,8 +595,8 @@ def _lookup(index: MatchIndex, query: Features, config: MatchingConfig) -> np.nd
                 number = query.id_digits[0].tobytes().decode("ascii")
                 found += _in_sorted(*index.bodies, typo_variants(number), cap)
             continue
-        _, keys = rule_keys(query, rule)
-        found += _in_sorted(*index.keys[rule.name], np.unique(keys), cap)
+        keys = np.array(sorted(rule_keys_one(query, rule)), dtype=np.uint64)
+        found += _in_sorted(*index.keys[rule.name], keys, cap)
     return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
 
 

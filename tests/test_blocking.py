@@ -121,3 +121,24 @@ def test_one_record_alone_gets_the_keys_it_gets_in_bulk():
             assert set(rule_keys(alone, rule)[1].tolist()) == set(keys[positions == position].tolist()), rule.name
             compared += int((positions == position).sum())
     assert compared >= 6   # phones, address buildings, pinyin + birth date, employer
+
+
+def test_one_record_keyed_in_python_gets_the_keys_it_gets_in_bulk(sample_records):
+    # The survey app's lookup keys its record with rule_keys_one; a missing key would hide a match.
+    from resolver.blocking import rule_keys_one
+    from resolver.compare import features_of_one
+    from resolver.matching_config import NEIGHBOURHOOD_FIELD
+
+    bulk = prepare_features(sample_records)
+    rules = [rule for rule in CONFIG.blocking.rules if rule.fields != (NEIGHBOURHOOD_FIELD,)]
+    bulk_keys = {rule.name: rule_keys(bulk, rule) for rule in rules}
+    keyed = 0
+    for position, row in enumerate(sample_records.to_dict("records")):
+        alone = features_of_one(row)
+        for rule in rules:
+            positions, keys = bulk_keys[rule.name]
+            got = rule_keys_one(alone, rule)
+            assert len(got) == len(set(got)), rule.name
+            assert set(got) == set(keys[positions == position].tolist()), (position, rule.name)
+            keyed += len(got)
+    assert keyed > len(sample_records)

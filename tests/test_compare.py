@@ -184,15 +184,6 @@ def test_other_district_is_different():
     assert level_of("address", left, right) == "different"
 
 
-@pytest.fixture(scope="module")
-def sample_records():
-    from pathlib import Path
-
-    from resolver.ingest import ingest_folder
-
-    return ingest_folder(Path(__file__).resolve().parents[1] / "data" / "samples", workers=0).records.reset_index(drop=True)
-
-
 def test_one_record_coded_alone_in_python_gets_the_codes_it_gets_in_bulk(sample_records):
     # The survey app codes its record with features_of_one; a difference would hide a match.
     from dataclasses import fields as dataclass_fields
