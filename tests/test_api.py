@@ -10,7 +10,6 @@ import re
 import shutil
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,20 +171,27 @@ def test_the_id_number_alone_is_a_certain_match(world):
     assert response.json()["decision"] == "match"
 
 
-@pytest.mark.parametrize("lock", ["_state_lock", "_graph_lock"])
-def test_a_lookup_waits_for_a_writer_in_a_worker_thread_not_on_the_event_loop(world, lock):
+@pytest.mark.parametrize("lock, thread_path", [("_state_lock", "candidates"), ("_graph_lock", "_with_persons_locked")])
+def test_a_lookup_waits_for_a_writer_in_a_worker_thread_not_on_the_event_loop(world, monkeypatch, lock, thread_path):
     # Lookups run on the event loop while no writer holds the resolver state or the graph. While one does, the
     # lookup must wait in a worker thread: the loop keeps answering, and the answer is the same once it is free.
     body, headers = {"id_number": world.target.id_number}, world.as_("surveyor")
     free = world.client.post("/v1/resolve", json=body, headers=headers).json()
-    held = getattr(world.client.app.state.services.engine, lock)
+    engine = world.client.app.state.services.engine
+    held, in_thread, original = getattr(engine, lock), threading.Event(), getattr(engine, thread_path)
+
+    def entered(*args):
+        in_thread.set()
+        return original(*args)
+
+    monkeypatch.setattr(engine, thread_path, entered)
     answers: list = []
     held.acquire()   # what attach_survey or a graph write holds for up to a second
     try:
         waiting = threading.Thread(target=lambda: answers.append(world.client.post("/v1/resolve", json=body,
                                                                                     headers=headers)))
         waiting.start()
-        time.sleep(0.3)
+        assert in_thread.wait(timeout=30), "the lookup did not move to a worker thread"
         health = []
         meanwhile = threading.Thread(target=lambda: health.append(world.client.get("/v1/health").status_code))
         meanwhile.start()
