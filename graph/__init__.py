@@ -38,11 +38,14 @@ __all__ = [
 ]
 
 
-def open_store(spec: str, *, must_exist: bool = False, **options: Any) -> GraphStore:
+def open_store(spec: str, *, must_exist: bool = False, query_threads: int | None = None,
+               **options: Any) -> GraphStore:
     """The store a ``--store`` value names: a neo4j/bolt URI, else a folder for the embedded store.
 
     ``must_exist`` refuses an embedded folder without a landed run (for read-only commands);
-    ``options`` go to the store's constructor (e.g. ``batch_size`` for Neo4j).
+    ``query_threads`` caps the threads the embedded store runs one query on (default: every core;
+    a Neo4j server decides its own); ``options`` go to the store's constructor (e.g. ``batch_size``
+    for Neo4j).
     """
     spec = (spec or "").strip()
     if not spec:
@@ -56,6 +59,8 @@ def open_store(spec: str, *, must_exist: bool = False, **options: Any) -> GraphS
                              f"{', '.join(NEO4J_SCHEMES)}")
     from graph.embedded import EmbeddedStore
 
+    if query_threads is not None:
+        options["threads"] = query_threads
     return EmbeddedStore(spec, must_exist=must_exist, **options)
 
 
