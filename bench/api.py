@@ -71,6 +71,15 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_probe_ms() -> float:
+    """CPU time of a fixed pure-Python loop (10M additions). This virtual machine's speed drifts by up to
+    twice between runs, so each result records it beside the latencies."""
+    started, total = time.process_time(), 0
+    for i in range(10_000_000):
+        total += i
+    return round((time.process_time() - started) * 1000, 1)
+
+
 def percentiles(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms)
     return {"n": len(a), "p50_ms": round(float(np.percentile(a, 50)), 2), "p95_ms": round(float(np.percentile(a, 95)), 2),
@@ -219,7 +228,9 @@ def main() -> int:
         shutil.copytree(source, store, ignore=shutil.ignore_patterns("api.sqlite*"))
         log(f"copied the store in {time.perf_counter() - t0:.1f} s")
     persons = len(pd.read_parquet(StoreLayout.for_store(str(store)).persons_file, columns=["person_id"]))
-    result: dict = {"persons": persons, "store": str(source), "clients": args.clients, "cpus": os.cpu_count()}
+    result: dict = {"persons": persons, "store": str(source), "clients": args.clients, "cpus": os.cpu_count(),
+                    "cpu_probe_ms": cpu_probe_ms()}
+    log(f"machine speed probe: {result['cpu_probe_ms']} ms for 10M Python additions")
 
     from api.database import Database
     from api.settings import DATABASE_FILE
