@@ -23,7 +23,9 @@ from resolver.matching_config import (
 
 _BODY = 17
 _ROLES = 2            # household and residence address
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+# splitmix64's constants, shared by the column form (_mix) and the one-record form (_mix_one).
+_GOLDEN, _MIX_1, _MIX_2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+_MASK = (1 << 64) - 1
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,9 @@ def _mix(parts: list[np.ndarray]) -> np.ndarray:
     key = np.full(len(parts[0]), _GOLDEN, dtype=np.uint64)
     for part in parts:
         key = key ^ part.astype(np.uint64)
-        key = key + _GOLDEN
-        key = (key ^ (key >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        key = (key ^ (key >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        key = key + np.uint64(_GOLDEN)
+        key = (key ^ (key >> np.uint64(30))) * np.uint64(_MIX_1)
+        key = (key ^ (key >> np.uint64(27))) * np.uint64(_MIX_2)
         key = key ^ (key >> np.uint64(31))
     return key
 
@@ -100,16 +102,13 @@ def rule_keys(features: Features, rule: BlockingRule) -> tuple[np.ndarray, np.nd
     return np.concatenate(all_positions), np.concatenate(all_keys)
 
 
-_MASK = (1 << 64) - 1
-
-
 def _mix_one(parts: list[int]) -> int:
     """_mix for one row, in Python integers (wrapped to 64 bits as numpy's uint64 arithmetic wraps)."""
-    key = int(_GOLDEN)
+    key = _GOLDEN
     for part in parts:
-        key = ((key ^ (part & _MASK)) + int(_GOLDEN)) & _MASK
-        key = ((key ^ (key >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
-        key = ((key ^ (key >> 27)) * 0x94D049BB133111EB) & _MASK
+        key = ((key ^ (part & _MASK)) + _GOLDEN) & _MASK
+        key = ((key ^ (key >> 30)) * _MIX_1) & _MASK
+        key = ((key ^ (key >> 27)) * _MIX_2) & _MASK
         key ^= key >> 31
     return key
 
