@@ -259,6 +259,7 @@ def hostile_exports(tmp_path_factory) -> Path:
     run_pipeline(later_in, store, dt.date(2026, 12, 5))
     for suffix in (".csv", ".xlsx"):
         assert main(["changes", "--store", store, "--since", first.run_id, "--out", str(out / f"changes{suffix}")]) == 0
+    assert main(["export", "--store", store, "--out", str(root / "contract")]) == 0
     return out
 
 
@@ -342,3 +343,15 @@ def test_every_file_writer_is_the_safe_one_or_a_named_machine_format():
             if FILE_WRITERS.search(path.read_text(encoding="utf-8")):
                 writers.add(path.relative_to(ROOT).as_posix())
     assert writers - set(MACHINE_WRITERS) == set()
+
+
+def test_the_export_contract_keeps_department_values_exact(hostile_exports: Path):
+    persons = pd.read_csv(hostile_exports.parent / "contract" / "persons.csv", dtype=str).set_index("person_id")
+    assert persons.loc["P0064a8cb06b2", "name"] == DDE.upper()
+    assert persons.loc["P0027f3185588", "name"] == '=HYPERLINK("HTTP://EVIL·EXAMPLE/X","点我")'
+
+
+def test_export_help_says_it_is_a_machine_contract_not_for_excel(capsys):
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert "not for opening in Excel" in " ".join(capsys.readouterr().out.split())   # argparse wraps lines
