@@ -129,7 +129,7 @@ class _CellWriter:
             return
         if isinstance(value, (bool, np.bool_)):
             sheet.write_boolean(row, col, bool(value))
-        elif isinstance(value, Number) or isinstance(value, np.number):
+        elif isinstance(value, (Number, np.number)):
             sheet.write_number(row, col, float(value), number_style)
         elif isinstance(value, dt.datetime) and value.tzinfo is None:
             sheet.write_datetime(row, col, value, self.date_time)
