@@ -24,6 +24,7 @@ import pandas as pd
 from resolver.errors import InputError
 from resolver.report_charts import bar_chart_svg, stacked_bar_svg
 from resolver.runs import RunEntry, latest_run_in_month, load_snapshot, read_run_index
+from resolver.spreadsheet_safe import Sheet, write_xlsx
 
 if TYPE_CHECKING:
     from resolver.pipeline import StoreLayout
@@ -195,6 +196,7 @@ RANKING_HEADERS: dict[str, str] = {"rank": "排名", "district_code": "区代码
                                    "enrolment_rate": "参保率", "in_scope": "登记范围人口", "enrolled": "已参保",
                                    "unenrolled": "未参保", "rate_change": "参保率较上月（百分点）"}
 SHEETS = ("区统计", "街道统计", "区排名", "口径说明")
+NOTES_HEADER = "口径说明 definitions"
 STATUS_COLOURS = ("#2f8f4e", "#6f9fd8", "#9b8ec4", "#9a9a9a", "#d9623b")
 
 
@@ -217,22 +219,20 @@ def write_report(report: MonthlyReport, out_dir: Path) -> list[Path]:
     return [html_path, xlsx_path]
 
 
+def _report_sheet(name: str, table: pd.DataFrame, headers: dict[str, str]) -> Sheet:
+    """A statistics table with Chinese headers: rates as percentages, changes in points, wider name columns."""
+    formats = {"enrolment_rate": "0.00%", "rate_change": "+0.00;-0.00;0.00"}
+    return Sheet(name, table[list(headers)].rename(columns=headers),
+                 number_formats={headers[key]: style for key, style in formats.items() if key in headers},
+                 widths={label: 16 if key in ("district_name", "street") else 12 for key, label in headers.items()})
+
+
 def _write_xlsx(report: MonthlyReport, path: Path) -> None:
     tables = ((report.tables.districts, DISTRICT_HEADERS), (report.tables.streets, STREET_HEADERS),
               (report.tables.ranking, RANKING_HEADERS))
-    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
-        percent = writer.book.add_format({"num_format": "0.00%"})
-        points = writer.book.add_format({"num_format": "+0.00;-0.00;0.00"})
-        for (table, headers), sheet_name in zip(tables, SHEETS):
-            table[list(headers)].rename(columns=headers).to_excel(writer, sheet_name=sheet_name, index=False)
-            sheet = writer.sheets[sheet_name]
-            sheet.freeze_panes(1, 0)
-            for position, key in enumerate(headers):
-                style = percent if key == "enrolment_rate" else points if key == "rate_change" else None
-                sheet.set_column(position, position, 12 if key not in ("district_name", "street") else 16, style)
-        notes = pd.DataFrame({"口径说明 definitions": [report_title(report), *_source_lines(report), *DEFINITIONS]})
-        notes.to_excel(writer, sheet_name=SHEETS[3], index=False)
-        writer.sheets[SHEETS[3]].set_column(0, 0, 110)
+    notes = pd.DataFrame({NOTES_HEADER: [report_title(report), *_source_lines(report), *DEFINITIONS]})
+    write_xlsx(path, [*(_report_sheet(name, table, headers) for (table, headers), name in zip(tables, SHEETS)),
+                      Sheet(SHEETS[3], notes, widths={NOTES_HEADER: 110})])
 
 
 def _cell(key: str, value: object) -> str:

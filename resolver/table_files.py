@@ -1,4 +1,7 @@
-"""Write a table for people to open: .csv as UTF-8 with BOM (so Excel reads the Chinese) or .xlsx."""
+"""Write a table for people to open: .csv (UTF-8 with BOM, so Excel reads the Chinese) or .xlsx.
+
+Both go through resolver.spreadsheet_safe, so department text is written as text, never a formula.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from resolver.errors import InputError
+from resolver.spreadsheet_safe import Sheet, write_csv, write_xlsx
 
 TABLE_SUFFIXES = (".csv", ".xlsx")
 
@@ -18,13 +22,5 @@ def write_table(table: pd.DataFrame, path: Path, sheet_name: str = "Sheet1") -> 
         raise InputError(f"{path}: 输出文件应以 .csv 或 .xlsx 结尾 (output file must end in .csv or .xlsx)")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
-        table.to_csv(path, index=False, encoding="utf-8-sig")
-        return path
-    with pd.ExcelWriter(path, engine="xlsxwriter") as writer:
-        table.to_excel(writer, sheet_name=sheet_name[:31], index=False)
-        sheet = writer.sheets[sheet_name[:31]]
-        sheet.freeze_panes(1, 0)
-        for position, column in enumerate(table.columns):
-            longest = max([len(str(column)), *(len(str(v)) for v in table[column].head(200))])
-            sheet.set_column(position, position, min(60, 2 + longest * 1.6))  # CJK cells are about two wide
-    return path
+        return write_csv(table, path)
+    return write_xlsx(path, [Sheet(sheet_name, table)])

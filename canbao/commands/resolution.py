@@ -48,6 +48,11 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("export", "导出评估文件 links.csv、persons.csv、rejected.csv (write the export contract)", cmd_export)
 def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = ("导出评估文件 links.csv、persons.csv、rejected.csv (the evaluation contract). "
+                          "机器读取的合同文件，值与库中完全一致，不供 Excel 打开：部门数据中以 = + - @ 开头的文本原样写出。"
+                          "供人查看请用 worklist、ledger、changes、report。 "
+                          "A machine contract with exact values, not for opening in Excel; for people use "
+                          "worklist, ledger, changes or report.")
     parser.add_argument("--store", required=True, help="图谱库 store folder or neo4j URI")
     parser.add_argument("--out", required=True, help="输出目录 output folder")
     parser.add_argument("--work-dir", help="本地状态目录 (for a Neo4j store)")
