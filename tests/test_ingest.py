@@ -233,3 +233,56 @@ def test_a_file_with_only_its_header_gives_no_rows_and_no_error(tmp_path: Path, 
     assert list(result.records["record_id"]) == ["S1"]
     assert result.files[0].rows_in + result.files[1].rows_in == 1
     assert reconciles(result)
+
+
+# ---------------------------------------------------------------- accounting: rows in = records + rejected rows
+
+def test_empty_file_and_garbage_xlsx_are_files_rejected_whole_not_rows(tmp_path: Path):
+    write_csv(tmp_path, "police_resident_202610.csv", [RESIDENT_HEADER, resident_line("R1", "张伟", synthetic_id())])
+    (tmp_path / "civil_assistance_202610.csv").write_bytes(b"")
+    (tmp_path / "hr_foreign_202610.xlsx").write_bytes(b"not a workbook at all")
+    result = ingest_folder(tmp_path)
+    assert result.rows_in == 1 and len(result.records) == 1 and len(result.rejected) == 0
+    files = result.rejected_files.set_index("file")
+    assert sorted(files.index) == ["civil_assistance_202610.csv", "hr_foreign_202610.xlsx"]
+    assert (files["rows"] == 0).all()
+    assert "表头" in files.loc["civil_assistance_202610.csv", "reason"]
+    assert "Excel" in files.loc["hr_foreign_202610.xlsx", "reason"]
+    assert result.summary() == ("1 行 rows → 1 条记录 records + 0 行拒收 rejected rows; "
+                                "2 个文件整体拒收 files rejected whole")
+
+
+def test_header_only_file_is_neither_a_row_nor_a_rejected_file(tmp_path: Path):
+    (tmp_path / "police_resident_202610.csv").write_text(RESIDENT_HEADER + "\n", "utf-8")
+    result = ingest_folder(tmp_path)
+    assert result.rows_in == 0 and len(result.rejected) == 0 and result.rejected_files.empty
+
+
+def test_a_bare_carriage_return_in_a_quoted_cell_is_one_row(tmp_path: Path):
+    rows = [resident_line(f"R{i}", "张伟", synthetic_id(order=f"{100 + 2 * i}")) for i in range(1, 4)]
+    rows[1] = rows[1].replace(",张伟,", ',"张\r伟",')
+    write_csv(tmp_path, "police_resident_202610.csv", [RESIDENT_HEADER, *rows])
+    result = ingest_folder(tmp_path)
+    assert result.rows_in == 3 and len(result.records) == 3 and reconciles(result)
+    # The same file under a name nobody maps: rejected whole, still one rejection per row (not per \r).
+    (tmp_path / "police_resident_202610.csv").rename(tmp_path / "water_bill_202610.csv")
+    result = ingest_folder(tmp_path)
+    assert result.rows_in == 3 and len(result.rejected) == 3 and reconciles(result)
+    assert result.rejected_files.loc[0, "rows"] == 3
+
+
+def test_a_quoted_line_break_keeps_the_line_numbers_of_later_rows(tmp_path: Path):
+    rows = [resident_line(f"R{i}", "张伟", synthetic_id(order=f"{100 + 2 * i}")) for i in range(1, 4)]
+    rows[0] = rows[0].replace("天津市南开区华苑街道日华里3-2-401,", '"天津市南开区华苑街道\n日华里3-2-401",', 1)
+    write_csv(tmp_path, "police_resident_202610.csv", [RESIDENT_HEADER, *rows])
+    result = ingest_folder(tmp_path)
+    assert list(result.records["line"]) == [2, 4, 5]
+
+
+def test_a_bare_carriage_return_outside_quotes_ends_a_line_and_never_raises(tmp_path: Path):
+    rows = [resident_line(f"R{i}", "张伟", synthetic_id(order=f"{100 + 2 * i}")) for i in range(1, 3)]
+    path = tmp_path / "police_resident_202610.csv"
+    path.write_bytes((RESIDENT_HEADER + "\n" + rows[0] + "\n" + rows[1].replace(",张伟,", ",张\r伟,") + "\n").encode())
+    result = ingest_folder(tmp_path)
+    assert list(result.records["line"]) == [2]
+    assert list(result.rejected["line"]) == [3, 4] and reconciles(result)
