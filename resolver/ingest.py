@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from resolver.errors import InputError
-from resolver.fields import ADDRESS_ROLES, INPUT_FIELDS, PHONE_COLUMNS, Kind
+from resolver.fields import ADDRESS_ROLES, INPUT_FIELDS, PHONE_COLUMNS, Kind, field_limits
 from resolver.mapping import SourceMapping, load_mappings
 from resolver.readers import LINE, RawTable, read_department_file, row_lines
 from resolver.schema import CANONICAL_COLUMNS
@@ -43,7 +43,7 @@ from resolver.standardise.id_number import identity_disagreements, standardise_c
 from resolver.standardise.names import name_row, standardise_names
 from resolver.standardise.phones import standardise_phones
 from resolver.standardise.province import parse_province
-from resolver.standardise.unique import ParallelMap, clean_text, map_unique_records
+from resolver.standardise.unique import ParallelMap, clean_text_within, map_unique_records
 
 FILE_NAME = re.compile(r"^(?P<source>[a-z][a-z0-9_]*)_(?P<period>\d{6})\.(?:csv|xlsx)$", re.IGNORECASE)
 REJECTED_COLUMNS = ["source", "file", "line", "reason"]
@@ -328,10 +328,34 @@ def _is_critical(mapping: SourceMapping, field_name: str) -> bool:
     return any(spec.field == field_name and spec.critical for spec in mapping.columns.values())
 
 
+def _clean_within_limits(
+    frame: pd.DataFrame, mapping: SourceMapping, mapping_rank: int, problems: _Problems
+) -> tuple[dict[str, pd.Series], dict[str, pd.Series]]:
+    """The cleaned cells of each input field, and the rows whose value was over its field's limit (left out).
+
+    Over the limit in a critical field the row is rejected; elsewhere the value is dropped and noted.
+    """
+    limits = field_limits()
+    text: dict[str, pd.Series] = {}
+    over: dict[str, pd.Series] = {}
+    for position, spec in enumerate(mapping.columns.values()):
+        if spec.field not in frame.columns:
+            continue
+        limit = limits[spec.field]
+        text[spec.field], too_long = clean_text_within(frame[spec.field], limit)
+        if too_long.any():
+            lengths = frame[spec.field][too_long].astype(str).str.strip().str.len().astype(str)
+            message = f"超过最大长度 {limit} 个字符 (longer than {limit} characters: " + lengths + ")"
+            problems.add(too_long, spec.field, message, spec.critical, (0, mapping_rank, position))
+            over[spec.field] = too_long
+    return {f: text[f] for f in INPUT_FIELDS if f in text}, over
+
+
 def _check_allowed_values(
-    text: dict[str, pd.Series], mapping: SourceMapping, mapping_rank: int, problems: _Problems
+    text: dict[str, pd.Series], too_long: dict[str, pd.Series], mapping: SourceMapping, mapping_rank: int,
+    problems: _Problems,
 ) -> None:
-    """Values outside a column's allowed list, and empty critical fields, of one source's rows."""
+    """Values outside a column's allowed list, and empty critical fields (not those emptied for their length)."""
     for position, (header, spec) in enumerate(mapping.columns.items()):
         # An optional column that none of this source's files delivers is not checked, whatever other
         # departments deliver (a single pass over all files used to flag it as empty when another
@@ -345,7 +369,8 @@ def _check_allowed_values(
             if bad.any():
                 problems.add(bad, header, "不在允许值中 (not an allowed value) '" + values[bad] + "'", spec.critical, rank)
         if spec.critical and spec.field != "cert_type":
-            problems.add(values.isna(), header, "关键字段为空 (critical field is empty)", True, rank)
+            empty = values.isna() if spec.field not in too_long else values.isna() & ~too_long[spec.field]
+            problems.add(empty, header, "关键字段为空 (critical field is empty)", True, rank)
 
 
 def _standardise(
@@ -452,8 +477,9 @@ def _ingest_source(
     rejections.append(superseded)
 
     problems = _Problems(frame, mapping)
-    text = {f: clean_text(frame[f]) for f in INPUT_FIELDS if f in frame.columns}
-    _check_allowed_values(text, mapping, mapping_rank, problems)
+    text, too_long = _clean_within_limits(frame, mapping, mapping_rank, problems)
+    _check_allowed_values(text, too_long, mapping, mapping_rank, problems)
+    del too_long
     columns = _standardise(frame, text, mapping, problems, caches)
     del text
 

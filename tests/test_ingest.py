@@ -286,3 +286,58 @@ def test_a_bare_carriage_return_outside_quotes_ends_a_line_and_never_raises(tmp_
     result = ingest_folder(tmp_path)
     assert list(result.records["line"]) == [2]
     assert list(result.rejected["line"]) == [3, 4] and reconciles(result)
+
+
+# ---------------------------------------------------------------- field length limits
+
+def test_a_5000_character_name_address_or_employer_is_dropped_and_noted(tmp_path: Path):
+    huge = "张" * 5000
+    write_csv(tmp_path, "police_resident_202610.csv", [
+        RESIDENT_HEADER,
+        resident_line("R1", huge, synthetic_id()),
+        resident_line("R2", "李娜", synthetic_id(order="124"), address="天津市" + "南" * 5000),
+    ])
+    write_csv(tmp_path, "housing_fund_202610.csv", [
+        "个人账号,职工姓名,证件号码,单位名称,缴存状态,开户日期,最近缴存月份",
+        f"H1,王芳,{synthetic_id(order='126')},{'某' * 5000}公司,正常,2015-01-01,202610",
+    ])
+    result = ingest_folder(tmp_path)
+    records = result.records.set_index("record_id")
+    assert sorted(records.index) == ["H1", "R1", "R2"] and reconciles(result)
+    assert pd.isna(records.loc["R1", "name"]) and records.loc["R1", "id_status"] == "valid"
+    assert pd.isna(records.loc["R2", "household_district_code"]) and pd.isna(records.loc["R2", "residence_district_code"])
+    assert pd.isna(records.loc["H1", "employer_name"])
+    issues = result.quality.set_index(["record_key", "field"])["issue"]
+    assert issues.loc[("police_resident:R1", "name")] == "超过最大长度 60 个字符 (longer than 60 characters: 5000)"
+    assert "longer than 200 characters: 5003" in issues.loc[("police_resident:R2", "household_address")]
+    assert "longer than 200 characters: 5003" in issues.loc[("police_resident:R2", "residence_address")]
+    assert "longer than 100 characters: 5002" in issues.loc[("housing_fund:H1", "employer_name")]
+    assert result.quality["issue"].str.len().max() < 200
+
+
+def test_a_5000_character_value_in_a_critical_field_rejects_the_row_naming_field_and_limit(tmp_path: Path):
+    write_csv(tmp_path, "housing_fund_202610.csv", [
+        "个人账号,职工姓名,证件号码,单位名称,缴存状态,开户日期,最近缴存月份",
+        f"H1,王芳,{synthetic_id(order='126')},某公司,{'正' * 5000},2015-01-01,202610",
+        f"H2,张伟,{synthetic_id()},某公司,正常,2015-01-01,202610",
+    ])
+    result = ingest_folder(tmp_path)
+    assert list(result.records["record_id"]) == ["H2"] and reconciles(result)
+    assert result.rejected["reason"].tolist() == [
+        "缴存状态 (fund_status): 超过最大长度 20 个字符 (longer than 20 characters: 5000)"]
+
+
+def test_a_name_with_neither_a_usable_name_nor_an_id_is_rejected(tmp_path: Path):
+    write_csv(tmp_path, "police_resident_202610.csv", [RESIDENT_HEADER, resident_line("R1", "张" * 5000, "")])
+    result = ingest_folder(tmp_path)
+    assert len(result.records) == 0 and "既无姓名也无证件号码" in result.rejected.loc[0, "reason"]
+
+
+def test_field_limits_cover_every_field_and_are_validated(tmp_path: Path):
+    from resolver.fields import INPUT_FIELDS, field_limits, load_field_limits
+
+    assert set(field_limits()) == set(INPUT_FIELDS)
+    bad = tmp_path / "limits.yaml"
+    bad.write_text("max_length:\n  name: 0\n  nickname: 10\n", "utf-8")
+    with pytest.raises(ConfigError, match=r"limits\.yaml.*max_length"):
+        load_field_limits(bad)
