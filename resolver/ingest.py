@@ -439,9 +439,9 @@ def _standardise(
             if bad.any():
                 problems.add(bad, input_field, "不是数字 (not a number) '" + values[bad] + "'", critical, rank)
 
-    # A row that names nobody cannot be linked to anybody.
+    # A row that names nobody cannot be linked to anybody (a name of emoji or zero-width characters names nobody).
     empty = pd.Series(None, index=frame.index, dtype=object)
-    no_identity = out.get("name_raw", empty).isna() & out.get("id_number_raw", empty).isna()
+    no_identity = out.get("name", empty).isna() & out.get("id_number_raw", empty).isna()
     problems.add(no_identity, "姓名/证件号码", "既无姓名也无证件号码 (neither name nor ID number)", True, _IDENTITY_RANK)
     return {column: values.to_numpy() for column, values in out.items() if column in _CANONICAL}
 

@@ -341,3 +341,19 @@ def test_field_limits_cover_every_field_and_are_validated(tmp_path: Path):
     bad.write_text("max_length:\n  name: 0\n  nickname: 10\n", "utf-8")
     with pytest.raises(ConfigError, match=r"limits\.yaml.*max_length"):
         load_field_limits(bad)
+
+
+# ---------------------------------------------------------------- invisible and pictographic characters in names
+
+def test_zero_width_bidi_bom_and_emoji_in_a_name_are_dropped_at_ingestion(tmp_path: Path):
+    dressed = ["张\u200b伟", "\u202e张伟\u202c", "\ufeff张伟", "张伟\U0001f600", "张\u2066伟\u2069\U0001f44d\U0001f3fd"]
+    write_csv(tmp_path, "police_resident_202610.csv", [
+        RESIDENT_HEADER,
+        *(resident_line(f"R{i}", name, synthetic_id(order=f"{100 + 2 * i}")) for i, name in enumerate(dressed)),
+        resident_line("R9", "\U0001f600\u200b", ""),
+    ])
+    result = ingest_folder(tmp_path)
+    assert set(result.records["name"]) == {"张伟"} and set(result.records["name_key"]) == {"张伟"}
+    assert set(result.records["name_pinyin"]) == {"zhang wei"}
+    # A "name" of emoji and zero-width characters names nobody: without an ID the row cannot be linked.
+    assert result.rejected["line"].tolist() == [7] and "既无姓名也无证件号码" in result.rejected.loc[0, "reason"]
