@@ -165,7 +165,7 @@ def fold_syllable(syllable: str) -> str:
 
 
 def clean_name_text(raw: str) -> str:
-    """A name as NFKC text without what cannot be part of it: zero-width and bidi characters, BOM,
+    r"""A name as NFKC text without what cannot be part of it: zero-width and bidi characters, BOM,
     control characters (line breaks and tabs become spaces), emoji with their selectors and modifiers.
 
     A lookup from the field and an ingested record pass the same text through here (standardise_name),
