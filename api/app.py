@@ -79,7 +79,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
                    422: {"model": ErrorOut, "description": "输入有误，逐字段说明 invalid input, per field"},
                    503: {"model": ErrorOut, "description": "图库忙，稍后重试 store busy, retry"}},
     )
-    install(app)
+    install(app, [settings.store, settings.layout.work_dir])
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(review_page.router)   # the stewards' page at /review (static files, not in /docs)

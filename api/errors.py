@@ -10,10 +10,16 @@
     HTTPException       Starlette's 404/405 → same shape
     graph StoreBusy/StoreUnavailable → 503 (retry); QueryError → 422; other GraphError → 503
     anything else       → 500 without internals (they go to the server log)
+
+No answer names a folder of the server: the store's paths in a message (an InputError of the
+resolver, a StoreError naming its store) are replaced by <store> (hide_store_paths).
 """
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -91,14 +97,48 @@ class ApiError(Exception):
         super().__init__(message)
 
 
+STORE_PLACEHOLDER = "<store>"
+
+
+def hide_store_paths(folders: list[Path | str]) -> Callable[[str], str]:
+    """A function replacing each of ``folders`` (as given and absolute) in a text by <store>.
+
+    Messages of the resolver and the graph name the files they concern for the operator at the CLI;
+    an API caller learns nothing from the server's folders, and should not see them.
+    """
+    forms: set[str] = set()
+    for folder in folders:
+        given = str(folder)
+        forms.update({str(Path(given).resolve()), os.path.abspath(given)})
+        if os.sep in given:
+            forms.add(given)
+        else:
+            # A relative store named without a separator shows up as store/graph, store/state …
+            forms.add(given + os.sep)
+    ordered = sorted((f for f in forms if f not in ("", os.sep)), key=len, reverse=True)
+
+    def hide(text: str) -> str:
+        for form in ordered:
+            if form in text:
+                text = text.replace(form, STORE_PLACEHOLDER + (os.sep if form.endswith(os.sep) else ""))
+        return text
+
+    return hide
+
+
+def _no_paths(request: Request) -> Callable[[str], str]:
+    return getattr(request.app.state, "hide_paths", None) or (lambda text: text)
+
+
 def error_body(request: Request, status: int, message: str, code: str | None = None,
                fields: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    """The one error shape."""
+    """The one error shape (with the store's paths hidden)."""
+    hide = _no_paths(request)
     return {"error": {
         "status": status,
         "code": code or STATUS_CODES.get(status, ("error", ""))[0],
-        "message": message,
-        "fields": fields or [],
+        "message": hide(message),
+        "fields": [{**field, "message": hide(field["message"])} for field in fields or []],
         "request_id": note_of(request.scope).request_id,
     }}
 
@@ -128,8 +168,9 @@ def field_path(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that give every failure the one shape."""
+def install(app: FastAPI, private_folders: list[Path | str] = ()) -> None:
+    """Register the handlers that give every failure the one shape; ``private_folders`` never appear in one."""
+    app.state.hide_paths = hide_store_paths(list(private_folders))
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, error: ApiError) -> JSONResponse:

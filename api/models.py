@@ -373,7 +373,7 @@ class QueryResultOut(BaseModel):
 
 class HealthOut(BaseModel):
     status: Literal["ok"]
-    store: str
+    store: Literal["embedded", "neo4j"] = Field(description="图库类型 store kind (never its folder or address)")
     run_id: str
     as_of: dt.date
     state_records: int

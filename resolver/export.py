@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 
 from resolver.errors import InputError
-from resolver.ingest import REJECTED_COLUMNS
+from resolver.ingest import REJECTED_COLUMNS, REJECTED_FILE_COLUMNS
 from resolver.pipeline import StoreLayout
 
 LINKS_COLUMNS = ["source", "record_id", "person_id", "match_probability"]
@@ -27,4 +27,10 @@ def export_store(store: str, out_dir: Path, work_dir: Path | None = None) -> dic
     links.to_csv(out_dir / "links.csv", index=False, columns=LINKS_COLUMNS)
     persons.to_csv(out_dir / "persons.csv", index=False, columns=PERSONS_COLUMNS)
     rejected.to_csv(out_dir / "rejected.csv", index=False, columns=REJECTED_COLUMNS)
-    return {"links.csv": len(links), "persons.csv": len(persons), "rejected.csv": len(rejected)}
+    written = {"links.csv": len(links), "persons.csv": len(persons), "rejected.csv": len(rejected)}
+    # Beside the contract: the files rejected whole (their rows are in rejected.csv); stores from before it have none.
+    if layout.rejected_files_file.exists():
+        files = pd.read_parquet(layout.rejected_files_file, columns=REJECTED_FILE_COLUMNS)
+        files.to_csv(out_dir / "rejected_files.csv", index=False, columns=REJECTED_FILE_COLUMNS)
+        written["rejected_files.csv"] = len(files)
+    return written

@@ -2,10 +2,17 @@
 
 A mapping maps a Chinese header to one of these fields; the kind decides which
 standardiser turns the delivered text into canonical columns (resolver/schema.py).
+Each field also has a longest accepted value (resolver/config/field_limits.yaml).
 """
 from __future__ import annotations
 
 from enum import Enum
+from functools import cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, PositiveInt, field_validator
+
+from resolver.configfile import config_text, parse_yaml, validate
 
 
 class Kind(str, Enum):
@@ -74,3 +81,32 @@ INPUT_FIELDS: dict[str, Kind] = {
 PHONE_COLUMNS: dict[str, str] = {"phone": "phones", "guardian_phone": "guardian_phone"}
 # Address field → role prefix of its parsed columns.
 ADDRESS_ROLES: dict[str, str] = {"household_address": "household", "residence_address": "residence"}
+
+
+class _FieldLimits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_length: dict[str, PositiveInt]
+
+    @field_validator("max_length")
+    @classmethod
+    def _every_field_once(cls, limits: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(limits) - set(INPUT_FIELDS))
+        missing = [name for name in INPUT_FIELDS if name not in limits]
+        if unknown:
+            raise ValueError(f"unknown fields {unknown}; the fields are listed in resolver/fields.py")
+        if missing:
+            raise ValueError(f"no limit for {missing}; give every field of resolver/fields.py a limit")
+        return limits
+
+
+def load_field_limits(path: Path | None = None) -> dict[str, int]:
+    """Longest accepted value per input field (resolver/config/field_limits.yaml unless ``path``), validated."""
+    text, origin = config_text(path, "field_limits.yaml")
+    model = validate(_FieldLimits, parse_yaml(text, origin), origin, "字段长度上限有误 (invalid field limits)")
+    return dict(model.max_length)
+
+
+@cache
+def field_limits() -> dict[str, int]:
+    """The shipped field limits, read once per process."""
+    return load_field_limits()

@@ -3,7 +3,9 @@
 Every data row of every .csv/.xlsx file ends up either as one canonical record or
 as one row of the rejection report (source, file, line, reason); problems that do
 not cost the row (an unreadable birth date, a stray phone) go to the data-quality
-report. ``rows_in == len(records) + len(rejected)`` always holds.
+report. ``rows_in == len(records) + len(rejected)`` always holds. A file rejected whole (unreadable,
+unmapped, a required column missing) also appears in ``rejected_files`` with its reason and the rows
+it held, each of which is a row of the rejection report; an empty or unopenable file holds none.
 
 Sources are processed one at a time (read its files, standardise only its own
 fields, keep its accepted rows as canonical columns, drop the rest), so memory
@@ -30,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from resolver.errors import InputError
-from resolver.fields import ADDRESS_ROLES, INPUT_FIELDS, PHONE_COLUMNS, Kind
+from resolver.fields import ADDRESS_ROLES, INPUT_FIELDS, PHONE_COLUMNS, Kind, field_limits
 from resolver.mapping import SourceMapping, load_mappings
-from resolver.readers import LINE, RawTable, count_lines, read_department_file
+from resolver.readers import LINE, RawTable, read_department_file, row_lines
 from resolver.schema import CANONICAL_COLUMNS
 from resolver.standardise.address import address_row, parse_addresses
 from resolver.standardise.dates import parse_dates, parse_periods
@@ -41,10 +43,14 @@ from resolver.standardise.id_number import identity_disagreements, standardise_c
 from resolver.standardise.names import name_row, standardise_names
 from resolver.standardise.phones import standardise_phones
 from resolver.standardise.province import parse_province
-from resolver.standardise.unique import ParallelMap, clean_text, map_unique_records
+from resolver.standardise.unique import ParallelMap, clean_text_within, map_unique_records
 
 FILE_NAME = re.compile(r"^(?P<source>[a-z][a-z0-9_]*)_(?P<period>\d{6})\.(?:csv|xlsx)$", re.IGNORECASE)
 REJECTED_COLUMNS = ["source", "file", "line", "reason"]
+REJECTED_FILE_COLUMNS = ["source", "file", "rows", "reason"]
+# What identifies a rejection across runs of one store (merge_rejections).
+REJECTION_KEY = ["source", "file", "line"]
+REJECTED_FILE_KEY = ["source", "file"]
 QUALITY_COLUMNS = ["record_key", "source", "file", "line", "field", "issue"]
 # With ``workers=None``, folders holding at least this many bytes of extracts use a second process.
 PARALLEL_MIN_BYTES = 100_000_000
@@ -90,6 +96,19 @@ class IngestResult:
     def rows_in(self) -> int:
         return sum(f.rows_in for f in self.files)
 
+    @property
+    def rejected_files(self) -> pd.DataFrame:
+        """Files rejected whole: source, file, the rows they held (each also a rejected row) and the reason."""
+        return pd.DataFrame(
+            [(f.source or "", f.file, f.rows_in, f.error) for f in self.files if f.error is not None],
+            columns=REJECTED_FILE_COLUMNS,
+        ).astype({"rows": "int64"})
+
+    def summary(self) -> str:
+        """The one-line account: rows in = records + rejected rows, and files rejected whole."""
+        return (f"{self.rows_in} 行 rows → {len(self.records)} 条记录 records + {len(self.rejected)} 行拒收 rejected rows; "
+                f"{sum(f.error is not None for f in self.files)} 个文件整体拒收 files rejected whole")
+
 
 @dataclass
 class _Caches:
@@ -121,10 +140,11 @@ class _SourceRecords:
 
 
 def _whole_file_rejection(path: Path, source: str | None, reason: str, lines: list[int]) -> pd.DataFrame:
-    # A file nobody can read still accounts for its rows: one rejection per data line
-    # (line 0 when not even the lines can be counted).
+    """A file nobody can ingest still accounts for its rows: one rejection per data row, none for a file
+    without rows (the file itself is listed in IngestResult.rejected_files)."""
     return pd.DataFrame(
-        {"source": source or "", "file": path.name, "line": lines or [0], "reason": reason}, columns=REJECTED_COLUMNS
+        {"source": source or "", "file": path.name, "line": pd.Series(lines, dtype="int64"), "reason": reason},
+        columns=REJECTED_COLUMNS,
     )
 
 
@@ -183,7 +203,7 @@ def _unmapped_file(path: Path, source: str | None, period: str | None) -> tuple[
         if source is None
         else f"没有数据源 {source} 的映射文件 (no mapping for source {source!r}) — 请在 resolver/sources/ 下新增 {source}.yaml"
     )
-    lines = list(range(2, count_lines(path) + 2))
+    lines = row_lines(path)
     report = FileReport(path.name, source, period, None, len(lines), rejected=len(lines), error=reason)
     return _whole_file_rejection(path, source, reason, lines), report
 
@@ -201,7 +221,7 @@ def _read_source_files(
         try:
             table = read_department_file(path)
         except InputError as error:
-            lines = list(range(2, count_lines(path) + 2))
+            lines = row_lines(path)
             rejections.append(_whole_file_rejection(path, source, str(error), lines))
             reports.append(FileReport(path.name, source, period, None, len(lines), rejected=len(lines), error=str(error)))
             continue
@@ -308,10 +328,34 @@ def _is_critical(mapping: SourceMapping, field_name: str) -> bool:
     return any(spec.field == field_name and spec.critical for spec in mapping.columns.values())
 
 
+def _clean_within_limits(
+    frame: pd.DataFrame, mapping: SourceMapping, mapping_rank: int, problems: _Problems
+) -> tuple[dict[str, pd.Series], dict[str, pd.Series]]:
+    """The cleaned cells of each input field, and the rows whose value was over its field's limit (left out).
+
+    Over the limit in a critical field the row is rejected; elsewhere the value is dropped and noted.
+    """
+    limits = field_limits()
+    text: dict[str, pd.Series] = {}
+    over: dict[str, pd.Series] = {}
+    for position, spec in enumerate(mapping.columns.values()):
+        if spec.field not in frame.columns:
+            continue
+        limit = limits[spec.field]
+        text[spec.field], too_long = clean_text_within(frame[spec.field], limit)
+        if too_long.any():
+            lengths = frame[spec.field][too_long].astype(str).str.strip().str.len().astype(str)
+            message = f"超过最大长度 {limit} 个字符 (longer than {limit} characters: " + lengths + ")"
+            problems.add(too_long, spec.field, message, spec.critical, (0, mapping_rank, position))
+            over[spec.field] = too_long
+    return {f: text[f] for f in INPUT_FIELDS if f in text}, over
+
+
 def _check_allowed_values(
-    text: dict[str, pd.Series], mapping: SourceMapping, mapping_rank: int, problems: _Problems
+    text: dict[str, pd.Series], too_long: dict[str, pd.Series], mapping: SourceMapping, mapping_rank: int,
+    problems: _Problems,
 ) -> None:
-    """Values outside a column's allowed list, and empty critical fields, of one source's rows."""
+    """Values outside a column's allowed list, and empty critical fields (not those emptied for their length)."""
     for position, (header, spec) in enumerate(mapping.columns.items()):
         # An optional column that none of this source's files delivers is not checked, whatever other
         # departments deliver (a single pass over all files used to flag it as empty when another
@@ -325,7 +369,8 @@ def _check_allowed_values(
             if bad.any():
                 problems.add(bad, header, "不在允许值中 (not an allowed value) '" + values[bad] + "'", spec.critical, rank)
         if spec.critical and spec.field != "cert_type":
-            problems.add(values.isna(), header, "关键字段为空 (critical field is empty)", True, rank)
+            empty = values.isna() if spec.field not in too_long else values.isna() & ~too_long[spec.field]
+            problems.add(empty, header, "关键字段为空 (critical field is empty)", True, rank)
 
 
 def _standardise(
@@ -394,9 +439,9 @@ def _standardise(
             if bad.any():
                 problems.add(bad, input_field, "不是数字 (not a number) '" + values[bad] + "'", critical, rank)
 
-    # A row that names nobody cannot be linked to anybody.
+    # A row that names nobody cannot be linked to anybody (a name of emoji or zero-width characters names nobody).
     empty = pd.Series(None, index=frame.index, dtype=object)
-    no_identity = out.get("name_raw", empty).isna() & out.get("id_number_raw", empty).isna()
+    no_identity = out.get("name", empty).isna() & out.get("id_number_raw", empty).isna()
     problems.add(no_identity, "姓名/证件号码", "既无姓名也无证件号码 (neither name nor ID number)", True, _IDENTITY_RANK)
     return {column: values.to_numpy() for column, values in out.items() if column in _CANONICAL}
 
@@ -432,8 +477,9 @@ def _ingest_source(
     rejections.append(superseded)
 
     problems = _Problems(frame, mapping)
-    text = {f: clean_text(frame[f]) for f in INPUT_FIELDS if f in frame.columns}
-    _check_allowed_values(text, mapping, mapping_rank, problems)
+    text, too_long = _clean_within_limits(frame, mapping, mapping_rank, problems)
+    _check_allowed_values(text, too_long, mapping, mapping_rank, problems)
+    del too_long
     columns = _standardise(frame, text, mapping, problems, caches)
     del text
 
@@ -657,8 +703,9 @@ def ingest_folder(
     quality = _quality_report(notes, file_order)
     reports.sort(key=lambda report: file_order[report.file])
     _count_per_file(reports, records, rejected)
-    progress(f"标准化完成 standardised: {len(records)} 条记录 records, {len(rejected)} 行拒收 rejected")
-    return IngestResult(records=records, rejected=rejected, quality=quality, files=reports)
+    result = IngestResult(records=records, rejected=rejected, quality=quality, files=reports)
+    progress(f"标准化完成 standardised: {result.summary()}")
+    return result
 
 
 def _count_per_file(reports: list[FileReport], records: pd.DataFrame, rejected: pd.DataFrame) -> None:
@@ -670,7 +717,21 @@ def _count_per_file(reports: list[FileReport], records: pd.DataFrame, rejected: 
 
 
 def write_reports(result: IngestResult, out_dir: Path) -> None:
-    """rejected.csv (the spec's contract) and quality.csv beside it."""
+    """rejected.csv (the spec's contract), rejected_files.csv and quality.csv beside it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     result.rejected.to_csv(out_dir / "rejected.csv", index=False, columns=REJECTED_COLUMNS)
+    result.rejected_files.to_csv(out_dir / "rejected_files.csv", index=False, columns=REJECTED_FILE_COLUMNS)
     result.quality.to_csv(out_dir / "quality.csv", index=False, columns=QUALITY_COLUMNS)
+
+
+def merge_rejections(previous: pd.DataFrame, latest: pd.DataFrame, key: list[str]) -> pd.DataFrame:
+    """A store's cumulative report after a run: one row per ``key``, the latest run's reason winning.
+
+    Key (source, file, line) for rejected rows, (source, file) for files rejected whole: ingesting the
+    same folder twice lists each rejection once.
+    """
+    frames = [frame for frame in (previous, latest) if len(frame)]
+    if not frames:
+        return latest.iloc[:0].reset_index(drop=True)
+    merged = pd.concat(frames, ignore_index=True)
+    return merged.drop_duplicates(key, keep="last").reset_index(drop=True)

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from resolver.dispatch import descending_key, first_per_code, place_persons
-from resolver.ingest import IngestResult, ingest_folder, write_reports
+from resolver.ingest import (REJECTED_FILE_KEY, REJECTION_KEY, IngestResult, ingest_folder, merge_rejections,
+                             write_reports)
 from resolver.mapping import SourceMapping
 from resolver.matching_config import MatchingConfig, load_matching_config
 from resolver.memory import allocate_arrow_on_c_heap, release_free_memory
@@ -68,6 +69,11 @@ class StoreLayout:
     @property
     def rejected_file(self) -> Path:
         return self.work_dir / "rejected.parquet"
+
+    @property
+    def rejected_files_file(self) -> Path:
+        """Files rejected whole (source, file, rows, reason); their rows are in rejected_file."""
+        return self.work_dir / "rejected_files.parquet"
 
     @property
     def persons_file(self) -> Path:
@@ -234,8 +240,7 @@ def run_pipeline(
 
     ingest = ingest_folder(Path(input_dir), mappings, progress=say)
     allocate_arrow_on_c_heap()
-    say(f"读入 ingested: {ingest.rows_in} 行 rows → {len(ingest.records)} 条记录 records, "
-        f"{len(ingest.rejected)} 行拒收 rejected")
+    say(f"读入 ingested: {ingest.summary()}")
     stage_done("ingest")
 
     def stage(name: str, counts: dict) -> None:
@@ -252,7 +257,7 @@ def run_pipeline(
             previous = pd.read_parquet(layout.records_file)
             fresh = ingest.records[~ingest.records["record_key"].isin(previous["record_key"])]
             records = pd.concat([previous, fresh], ignore_index=True)
-            rejected = pd.concat([pd.read_parquet(layout.rejected_file), ingest.rejected], ignore_index=True)
+            rejected = merge_rejections(pd.read_parquet(layout.rejected_file), ingest.rejected, REJECTION_KEY)
         else:
             resolution = resolve(ingest.records, matching, decisions=constraints, progress=stage)
             records = ingest.records
@@ -286,6 +291,10 @@ def run_pipeline(
                              conflicts=resolution.conflicts, model=resolution.model), layout.state_dir)
     _write_parquet(linked, [c for c in linked.columns if c not in RECORD_LINK_COLUMNS], layout.records_file)
     rejected.to_parquet(layout.rejected_file, index=False)
+    previous_files = (pd.read_parquet(layout.rejected_files_file) if incremental and layout.rejected_files_file.exists()
+                      else ingest.rejected_files.iloc[:0])
+    merge_rejections(previous_files, ingest.rejected_files, REJECTED_FILE_KEY).to_parquet(
+        layout.rejected_files_file, index=False)
     write_parquet(persons, layout.persons_file)
     run_dir = layout.run_dir(run_id)
     write_reports(ingest, run_dir)

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import re
 from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,10 @@ import pyarrow.csv as pacsv
 from resolver.errors import InputError
 
 LINE = "__line"
-_NEWLINE = re.compile(rb"\n")
+# A line ends at \n, \r\n or a bare \r (as pyarrow has it); neither byte occurs inside a UTF-8 or GB18030 character.
+_NEWLINE = re.compile(rb"[\r\n]")
+_QUOTE = re.compile(rb'"')
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # bytes.strip()'s whitespace is the bytes regex's \s: a file with no other byte after its header has no rows.
 _NOT_WHITESPACE = re.compile(rb"\S")
 
@@ -80,7 +84,7 @@ def detect_encoding(data: bytes, path: Path) -> str:
 
 
 def _line_end(data: bytes | memoryview) -> int:
-    """Offset of the first newline byte, or the length when there is none."""
+    r"""Offset of the first line-break byte (\n or \r), or the length when there is none."""
     newline = _NEWLINE.search(data)
     return len(data) if newline is None else newline.start()
 
@@ -95,15 +99,9 @@ def _check_header(header: list[str], path: Path) -> list[str]:
     return header
 
 
-def _read_csv_fast(utf8: bytes | memoryview, header: list[str]) -> pd.DataFrame | None:
-    """pyarrow parse of UTF-8 bytes, blank lines dropped; None when any row is ragged (the exact path takes over)."""
-    bad_rows: list[object] = []
-
-    def on_invalid(row: object) -> str:
-        bad_rows.append(row)
-        return "skip"
-
-    table = pacsv.read_csv(
+def _parse_csv(utf8: bytes | memoryview, header: list[str], on_invalid: Callable[[object], str]) -> pa.Table:
+    """pyarrow's parse of the rows after the header, every cell as text, blank lines kept as empty rows."""
+    return pacsv.read_csv(
         pa.BufferReader(pa.py_buffer(utf8)),
         read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 24),
         # Blank lines stay as empty rows so that row i is line i + 2 exactly.
@@ -112,9 +110,38 @@ def _read_csv_fast(utf8: bytes | memoryview, header: list[str]) -> pd.DataFrame 
             column_types={h: pa.string() for h in header}, strings_can_be_null=False, quoted_strings_can_be_null=False
         ),
     )
+
+
+def _data_lines(utf8: bytes | memoryview) -> int:
+    r"""Lines after the header, a line ending at \n, \r\n or a bare \r as pyarrow and the csv module have it."""
+    data = np.frombuffer(utf8, dtype=np.uint8)
+    breaks = int(np.count_nonzero(data == 10))
+    returns = data == 13
+    if returns.any():
+        breaks += int(np.count_nonzero(returns)) - int(np.count_nonzero(returns[:-1] & (data[1:] == 10)))
+    unterminated = len(data) > 0 and data[-1] not in (10, 13)
+    return max(breaks + unterminated - 1, 0)
+
+
+def _read_csv_fast(utf8: bytes | memoryview, header: list[str]) -> pd.DataFrame | None:
+    """pyarrow parse of UTF-8 bytes, blank lines dropped; None when any row is ragged (the exact path takes over)."""
+    bad_rows: list[object] = []
+
+    def on_invalid(row: object) -> str:
+        bad_rows.append(row)
+        return "skip"
+
+    try:
+        table = _parse_csv(utf8, header, on_invalid)
+    except pa.ArrowInvalid:
+        # e.g. a quoted line break across pyarrow's block boundary: the exact path reads it.
+        return None
     if bad_rows:
         return None
     lines = np.arange(2, table.num_rows + 2, dtype=np.int64)
+    if _QUOTE.search(utf8) is not None and table.num_rows != _data_lines(utf8):
+        # A quoted cell holds a line break: row i is not line i + 2, so the exact path numbers the rows.
+        return None
     # Blank lines are not rows: keep rows with at least one non-empty cell (done here, before the
     # cells become Python strings, rather than by _drop_blank on the frame).
     filled = None
@@ -129,15 +156,32 @@ def _read_csv_fast(utf8: bytes | memoryview, header: list[str]) -> pd.DataFrame 
     return frame
 
 
-def _read_csv_exact(text: str, header: list[str]) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
+def _csv_records(text: str, path: Path, skip: int = 1) -> Iterator[tuple[int, list[str]]]:
+    r"""(first line, cells) of each CSV record after the first ``skip`` lines (the header); a line ends at \n,
+    \r\n or a bare \r.
+
+    newline="" hands the csv module the line ends untranslated: a quoted cell keeps its \r or \n,
+    and a bare \r ends a line as in pyarrow's fast path (rather than raising "new-line character
+    seen in unquoted field").
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
+    start = 1
+    try:
+        for cells in reader:
+            if start > skip:
+                yield start, cells
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise InputError(f"{path.name}: 第{start}行起无法解析 (cannot parse CSV from line {start}): {error} "
+                         "— 请修正导出文件 (fix the export)") from error
+
+
+def _read_csv_exact(text: str, header: list[str], path: Path) -> tuple[pd.DataFrame, list[tuple[int, str]]]:
     """csv-module parse with exact line numbers, for files with ragged rows or quoted newlines."""
-    reader = csv.reader(io.StringIO(text))
-    next(reader)
     rows: list[list[str]] = []
     lines: list[int] = []
     ragged: list[tuple[int, str]] = []
-    start = 2
-    for cells in reader:
+    for start, cells in _csv_records(text, path):
         if len(cells) == len(header):
             rows.append(cells)
             lines.append(start)
@@ -148,7 +192,6 @@ def _read_csv_exact(text: str, header: list[str]) -> tuple[pd.DataFrame, list[tu
         else:
             rows.append([""] * len(header))
             lines.append(start)
-        start = reader.line_num + 1
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame[LINE] = lines
     return _drop_blank(frame), ragged
@@ -157,8 +200,8 @@ def _read_csv_exact(text: str, header: list[str]) -> tuple[pd.DataFrame, list[tu
 def read_csv_file(path: Path) -> RawTable:
     data = path.read_bytes()
     encoding = detect_encoding(data, path)
-    # The header line alone is decoded here; a newline byte never occurs inside a UTF-8 or GB18030 character.
-    first_line = next(csv.reader(io.StringIO(data[:_line_end(data)].decode(encoding))), [])
+    # The header line alone is decoded here.
+    first_line = next((cells for _, cells in _csv_records(data[:_line_end(data)].decode(encoding), path, 0)), [])
     header = _check_header(first_line, path)
     # pyarrow reads UTF-8: the file's own bytes when it is UTF-8, else the text re-encoded.
     # (Slices are memoryviews: a file is never copied just to drop its BOM or look past its header.)
@@ -175,7 +218,7 @@ def read_csv_file(path: Path) -> RawTable:
         return RawTable(path=path, encoding=encoding, header=header, frame=frame, ragged=ragged)
     frame = _read_csv_fast(utf8, header)
     if frame is None:
-        frame, ragged = _read_csv_exact(data.decode(encoding), header)
+        frame, ragged = _read_csv_exact(data.decode(encoding), header, path)
     return RawTable(path=path, encoding=encoding, header=header, frame=frame, ragged=ragged)
 
 
@@ -238,10 +281,33 @@ def read_department_file(path: Path) -> RawTable:
     raise InputError(f"{path.name}: 不支持的文件类型 (unsupported file type {suffix}); 只接受 .csv 或 .xlsx")
 
 
-def count_lines(path: Path) -> int:
-    """Data lines of a file that cannot be read, for the rejection report (header excluded)."""
-    if path.suffix.lower() == ".csv":
-        data = path.read_bytes()
-        lines = [line for line in data.splitlines()[1:] if line.strip()]
-        return len(lines)
-    return 0
+def row_lines(path: Path) -> list[int]:
+    """Lines of the data rows of a file that is rejected whole, so that each of its rows is accounted for.
+
+    Rows as the reader would have them: CSV records (a quoted line break stays inside its row, a bare
+    \r ends a line), blank ones left out; bytes that are not text are read as replacement characters.
+    An .xlsx that opens gives its non-blank worksheet rows; one that does not gives none (its rows are unknown).
+    """
+    if path.suffix.lower() == ".xlsx":
+        return _xlsx_row_lines(path)
+    data = path.read_bytes()
+    try:
+        encoding = detect_encoding(data, path)
+    except InputError:
+        encoding = "utf-8"
+    text = data.decode(encoding, errors="replace")
+    try:
+        return [line for line, cells in _csv_records(text, path) if any(cell.strip() for cell in cells)]
+    except InputError:
+        # Rows up to the unparsable one are known; the rest of the file is one unreadable row per line.
+        return [number for number, line in enumerate(_LINE_BREAK.split(text), start=1) if number > 1 and line.strip()]
+
+
+def _xlsx_row_lines(path: Path) -> list[int]:
+    from python_calamine import CalamineError, CalamineWorkbook, XmlError, ZipError
+
+    try:
+        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except (CalamineError, XmlError, ZipError, OSError, ValueError, IndexError):
+        return []
+    return [number for number, cells in enumerate(rows[1:], start=2) if any(_cell_text(c).strip() for c in cells)]

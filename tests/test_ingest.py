@@ -233,3 +233,127 @@ def test_a_file_with_only_its_header_gives_no_rows_and_no_error(tmp_path: Path, 
     assert list(result.records["record_id"]) == ["S1"]
     assert result.files[0].rows_in + result.files[1].rows_in == 1
     assert reconciles(result)
+
+
+# ---------------------------------------------------------------- accounting: rows in = records + rejected rows
+
+def test_empty_file_and_garbage_xlsx_are_files_rejected_whole_not_rows(tmp_path: Path):
+    write_csv(tmp_path, "police_resident_202610.csv", [RESIDENT_HEADER, resident_line("R1", "张伟", synthetic_id())])
+    (tmp_path / "civil_assistance_202610.csv").write_bytes(b"")
+    (tmp_path / "hr_foreign_202610.xlsx").write_bytes(b"not a workbook at all")
+    result = ingest_folder(tmp_path)
+    assert result.rows_in == 1 and len(result.records) == 1 and len(result.rejected) == 0
+    files = result.rejected_files.set_index("file")
+    assert sorted(files.index) == ["civil_assistance_202610.csv", "hr_foreign_202610.xlsx"]
+    assert (files["rows"] == 0).all()
+    assert "表头" in files.loc["civil_assistance_202610.csv", "reason"]
+    assert "Excel" in files.loc["hr_foreign_202610.xlsx", "reason"]
+    assert result.summary() == ("1 行 rows → 1 条记录 records + 0 行拒收 rejected rows; "
+                                "2 个文件整体拒收 files rejected whole")
+
+
+def test_header_only_file_is_neither_a_row_nor_a_rejected_file(tmp_path: Path):
+    (tmp_path / "police_resident_202610.csv").write_text(RESIDENT_HEADER + "\n", "utf-8")
+    result = ingest_folder(tmp_path)
+    assert result.rows_in == 0 and len(result.rejected) == 0 and result.rejected_files.empty
+
+
+def test_a_bare_carriage_return_in_a_quoted_cell_is_one_row(tmp_path: Path):
+    rows = [resident_line(f"R{i}", "张伟", synthetic_id(order=f"{100 + 2 * i}")) for i in range(1, 4)]
+    rows[1] = rows[1].replace(",张伟,", ',"张\r伟",')
+    write_csv(tmp_path, "police_resident_202610.csv", [RESIDENT_HEADER, *rows])
+    result = ingest_folder(tmp_path)
+    assert result.rows_in == 3 and len(result.records) == 3 and reconciles(result)
+    # The same file under a name nobody maps: rejected whole, still one rejection per row (not per \r).
+    (tmp_path / "police_resident_202610.csv").rename(tmp_path / "water_bill_202610.csv")
+    result = ingest_folder(tmp_path)
+    assert result.rows_in == 3 and len(result.rejected) == 3 and reconciles(result)
+    assert result.rejected_files.loc[0, "rows"] == 3
+
+
+def test_a_quoted_line_break_keeps_the_line_numbers_of_later_rows(tmp_path: Path):
+    rows = [resident_line(f"R{i}", "张伟", synthetic_id(order=f"{100 + 2 * i}")) for i in range(1, 4)]
+    rows[0] = rows[0].replace("天津市南开区华苑街道日华里3-2-401,", '"天津市南开区华苑街道\n日华里3-2-401",', 1)
+    write_csv(tmp_path, "police_resident_202610.csv", [RESIDENT_HEADER, *rows])
+    result = ingest_folder(tmp_path)
+    assert list(result.records["line"]) == [2, 4, 5]
+
+
+def test_a_bare_carriage_return_outside_quotes_ends_a_line_and_never_raises(tmp_path: Path):
+    rows = [resident_line(f"R{i}", "张伟", synthetic_id(order=f"{100 + 2 * i}")) for i in range(1, 3)]
+    path = tmp_path / "police_resident_202610.csv"
+    path.write_bytes((RESIDENT_HEADER + "\n" + rows[0] + "\n" + rows[1].replace(",张伟,", ",张\r伟,") + "\n").encode())
+    result = ingest_folder(tmp_path)
+    assert list(result.records["line"]) == [2]
+    assert list(result.rejected["line"]) == [3, 4] and reconciles(result)
+
+
+# ---------------------------------------------------------------- field length limits
+
+def test_a_5000_character_name_address_or_employer_is_dropped_and_noted(tmp_path: Path):
+    huge = "张" * 5000
+    write_csv(tmp_path, "police_resident_202610.csv", [
+        RESIDENT_HEADER,
+        resident_line("R1", huge, synthetic_id()),
+        resident_line("R2", "李娜", synthetic_id(order="124"), address="天津市" + "南" * 5000),
+    ])
+    write_csv(tmp_path, "housing_fund_202610.csv", [
+        "个人账号,职工姓名,证件号码,单位名称,缴存状态,开户日期,最近缴存月份",
+        f"H1,王芳,{synthetic_id(order='126')},{'某' * 5000}公司,正常,2015-01-01,202610",
+    ])
+    result = ingest_folder(tmp_path)
+    records = result.records.set_index("record_id")
+    assert sorted(records.index) == ["H1", "R1", "R2"] and reconciles(result)
+    assert pd.isna(records.loc["R1", "name"]) and records.loc["R1", "id_status"] == "valid"
+    assert pd.isna(records.loc["R2", "household_district_code"]) and pd.isna(records.loc["R2", "residence_district_code"])
+    assert pd.isna(records.loc["H1", "employer_name"])
+    issues = result.quality.set_index(["record_key", "field"])["issue"]
+    assert issues.loc[("police_resident:R1", "name")] == "超过最大长度 60 个字符 (longer than 60 characters: 5000)"
+    assert "longer than 200 characters: 5003" in issues.loc[("police_resident:R2", "household_address")]
+    assert "longer than 200 characters: 5003" in issues.loc[("police_resident:R2", "residence_address")]
+    assert "longer than 100 characters: 5002" in issues.loc[("housing_fund:H1", "employer_name")]
+    assert result.quality["issue"].str.len().max() < 200
+
+
+def test_a_5000_character_value_in_a_critical_field_rejects_the_row_naming_field_and_limit(tmp_path: Path):
+    write_csv(tmp_path, "housing_fund_202610.csv", [
+        "个人账号,职工姓名,证件号码,单位名称,缴存状态,开户日期,最近缴存月份",
+        f"H1,王芳,{synthetic_id(order='126')},某公司,{'正' * 5000},2015-01-01,202610",
+        f"H2,张伟,{synthetic_id()},某公司,正常,2015-01-01,202610",
+    ])
+    result = ingest_folder(tmp_path)
+    assert list(result.records["record_id"]) == ["H2"] and reconciles(result)
+    assert result.rejected["reason"].tolist() == [
+        "缴存状态 (fund_status): 超过最大长度 20 个字符 (longer than 20 characters: 5000)"]
+
+
+def test_a_name_with_neither_a_usable_name_nor_an_id_is_rejected(tmp_path: Path):
+    write_csv(tmp_path, "police_resident_202610.csv", [RESIDENT_HEADER, resident_line("R1", "张" * 5000, "")])
+    result = ingest_folder(tmp_path)
+    assert len(result.records) == 0 and "既无姓名也无证件号码" in result.rejected.loc[0, "reason"]
+
+
+def test_field_limits_cover_every_field_and_are_validated(tmp_path: Path):
+    from resolver.fields import INPUT_FIELDS, field_limits, load_field_limits
+
+    assert set(field_limits()) == set(INPUT_FIELDS)
+    bad = tmp_path / "limits.yaml"
+    bad.write_text("max_length:\n  name: 0\n  nickname: 10\n", "utf-8")
+    with pytest.raises(ConfigError, match=r"limits\.yaml.*max_length"):
+        load_field_limits(bad)
+
+
+# ---------------------------------------------------------------- invisible and pictographic characters in names
+
+def test_zero_width_bidi_bom_and_emoji_in_a_name_are_dropped_at_ingestion(tmp_path: Path):
+    dressed = ["张\u200b伟", "\u202e张伟\u202c", "\ufeff张伟", "张伟\U0001f600", "张\u2066伟\u2069\U0001f44d\U0001f3fd"]
+    write_csv(tmp_path, "police_resident_202610.csv", [
+        RESIDENT_HEADER,
+        *(resident_line(f"R{i}", name, synthetic_id(order=f"{100 + 2 * i}")) for i, name in enumerate(dressed)),
+        resident_line("R9", "\U0001f600\u200b", ""),
+    ])
+    result = ingest_folder(tmp_path)
+    assert set(result.records["name"]) == {"张伟"} and set(result.records["name_key"]) == {"张伟"}
+    assert set(result.records["name_pinyin"]) == {"zhang wei"}
+    # A "name" of emoji and zero-width characters names nobody: without an ID the row cannot be linked.
+    assert result.rejected["line"].tolist() == [7] and "既无姓名也无证件号码" in result.rejected.loc[0, "reason"]

@@ -83,6 +83,23 @@ def test_second_run_resolves_only_new_extracts_and_keeps_person_ids(first_extrac
     assert len(second.records) == len(first.records) + 1
 
 
+def test_the_same_folder_run_twice_lists_each_rejection_once(first_extracts: Path, tmp_path: Path):
+    (first_extracts / "civil_assistance_202610.csv").write_bytes(b"")
+    store = str(tmp_path / "store")
+    first = run_pipeline(first_extracts, store, AS_OF)
+    second = run_pipeline(first_extracts, store, AS_OF)
+    assert second.incremental and len(first.rejected) == 1
+    assert len(second.rejected) == 1 and not second.rejected.duplicated(["source", "file", "line"]).any()
+    out = tmp_path / "export"
+    assert main(["export", "--store", store, "--out", str(out)]) == 0
+    assert len((out / "rejected.csv").read_text("utf-8").splitlines()) == 1 + 1
+    assert (out / "rejected_files.csv").read_text("utf-8").splitlines() == [
+        "source,file,rows,reason", "civil_assistance,civil_assistance_202610.csv,0,"
+        "civil_assistance_202610.csv: 第1行没有表头 (no header on line 1)"]
+    # Rows in = records + rejected rows, for the store as for the run.
+    assert len(second.records) + len(second.rejected) == second.ingest.rows_in == 6
+
+
 def test_cli_run_prints_the_summary_per_district(first_extracts: Path, tmp_path: Path, capsys):
     code = main(["run", "--input", str(first_extracts), "--store", str(tmp_path / "store"),
                  "--as-of", AS_OF.isoformat()])

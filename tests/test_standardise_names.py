@@ -168,3 +168,15 @@ def test_names_sharing_a_surname_share_one_surname_string():
     zhang_wei, zhang_na = standardise_name("张伟"), standardise_name("张娜")
     assert zhang_wei.surname == "张" and zhang_wei.surname is zhang_na.surname
     assert zhang_wei.surname_pinyin is zhang_na.surname_pinyin
+
+
+def test_clean_name_text_drops_what_no_name_holds_and_keeps_what_names_hold():
+    from resolver.standardise.names import clean_name_text
+
+    assert clean_name_text("张\u200b伟\u200d\ufeff\u202a\u2067") == "张伟"
+    assert clean_name_text("张伟\U0001f468\u200d\U0001f469\u200d\U0001f467\U0001f1e8\U0001f1f3\u2764\ufe0f") == "张伟"
+    assert clean_name_text("张\x00伟\x7f") == "张伟"
+    assert clean_name_text("买买提·艾力") == "买买提·艾力" and clean_name_text("买买提・艾力") == "买买提・艾力"
+    assert clean_name_text("JOHN\tSMITH\r\n") == "JOHN SMITH "
+    assert clean_name_text("O'BRIEN-SMITH") == "O'BRIEN-SMITH"
+    assert standardise_name("\U0001f600\u200b") == standardise_name(None)

@@ -1,4 +1,7 @@
-"""GET /v1/health: is the service up, on which store and run, and is the resolver state saved (no personal data)."""
+"""GET /v1/health: is the service up, on which kind of store and run, and is the resolver state saved.
+
+No personal data and no folder of the server: anybody may call it.
+"""
 from __future__ import annotations
 
 import time
@@ -11,11 +14,16 @@ from api.models import HealthOut
 router = APIRouter(prefix="/v1", tags=["health 运行状态"])
 
 
+def store_kind(store: str) -> str:
+    """What kind of store serves, without its folder or address."""
+    return "neo4j" if "://" in store else "embedded"
+
+
 @router.get("/health", response_model=HealthOut, summary="服务状态 service health (no token needed)")
 def health(services: ServicesDep) -> HealthOut:
     engine = services.engine
     return HealthOut(
-        status="ok", store=engine.graph.describe, run_id=engine.run_id, as_of=engine.as_of,
+        status="ok", store=store_kind(services.settings.store), run_id=engine.run_id, as_of=engine.as_of,
         state_records=len(engine.live.base.records) + len(engine.live.added_records),
         pending_changes=engine.pending_changes, last_flush=engine.last_flush,
         uptime_s=round(time.time() - engine.opened_at, 1),

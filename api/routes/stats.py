@@ -41,7 +41,7 @@ def stats(caller: CallerDep, services: ServicesDep,
     layout = services.settings.layout
     entries = read_run_index(layout)
     if not entries:
-        raise ApiError(404, f"{layout.work_dir}: 没有运行记录 (no recorded run) — run `canbao run` first")
+        raise ApiError(404, "没有运行记录 (no recorded run) — run `canbao run` first")
     month = month or entries[-1].as_of.strftime("%Y-%m")
     report = load_monthly_report(layout, month, services.district_names)
     return StatsOut(month=report.month, run_id=report.run.run_id, as_of=report.run.as_of,

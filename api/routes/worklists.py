@@ -119,7 +119,7 @@ def changes(caller: CallerDep, services: ServicesDep, note: AuditDep,
     layout = services.settings.layout
     entries = read_run_index(layout)
     if not entries:
-        raise ApiError(404, f"{layout.work_dir}: 没有运行记录 (no recorded run) — run `canbao run` first")
+        raise ApiError(404, "没有运行记录 (no recorded run) — run `canbao run` first")
     result = _changes(layout, _since_run(layout, since), entries[-1].run_id)
     table = changes_in_district(result.changes, district_code) if district_code else result.changes
     if kind:

@@ -37,6 +37,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(f"{report.file:<34}{report.encoding or '-':>14}{report.rows_in:>10}{report.accepted:>14}{report.rejected:>14}")
     print(
         f"合计 total: 读入 {result.rows_in} = 接收 {len(result.records)} + 拒收 {len(result.rejected)}; "
+        f"整体拒收文件 files rejected whole {len(result.rejected_files)}; "
         f"数据质量问题 quality issues {len(result.quality)} → {out}"
     )
     return 0 if result.rows_in == len(result.records) + len(result.rejected) else 1
@@ -55,5 +56,5 @@ def _generate_arguments(parser: argparse.ArgumentParser) -> None:
 @command("ingest", "读入部门数据并标准化，输出拒收和数据质量报告 (ingest and standardise, with rejection report)", cmd_ingest)
 def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, help="部门数据目录 folder of <source>_<YYYYMM>.csv/.xlsx")
-    parser.add_argument("--out", required=True, help="输出目录: records.parquet, rejected.csv, quality.csv")
+    parser.add_argument("--out", required=True, help="输出目录: records.parquet, rejected.csv, rejected_files.csv, quality.csv")
     parser.add_argument("--sources", help="额外或替换的映射文件目录 folder of source mapping YAML files")

@@ -1,6 +1,7 @@
 """Person names: display form, match key, surname split and toneless pinyin.
 
-Steps (shared/notes/chinese-identity.md §2): NFKC → unify middle dots → OpenCC t2s
+Steps (shared/notes/chinese-identity.md §2): NFKC → drop invisible and pictographic characters
+(clean_name_text: zero-width, bidi and control characters, emoji) → unify middle dots → OpenCC t2s
 (keeping the surnames 於 and 乾, which t2s would turn into 于 and 干) → variant fold for
 the key → pypinyin per character with our surname-reading table (单 → shan, not dan).
 Latin names (foreign workers) are upper-cased and their key is the sorted tokens, since
@@ -39,6 +40,14 @@ _LATIN_RE = re.compile("[A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")
 # A name's tokens for pinyin: one Han character, or a run of Latin letters/digits, or any other character.
 _TOKEN_RE = re.compile(f"[{_HAN_RANGES}]|[0-9A-Za-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f']+|[^\\s{MIDDLE_DOT}]")
 _SPACE_RE = re.compile(r"\s+")
+# Names made only of these need no character-by-character look (the common case, kept fast).
+_PLAIN_NAME_RE = re.compile(f"[{_HAN_RANGES}A-Za-z\u00c0-\u024f{_DOTS} '\\-]*")
+# Categories a person's name never holds: control (Cc), format — zero-width space/joiner, BOM, bidi
+# marks, embeddings and isolates, tags (Cf) —, surrogates, private use, unassigned (Cs, Co, Cn),
+# other symbols — emoji, flags' regional indicators (So) — and modifier symbols, skin tones among them (Sk).
+_NOT_IN_NAMES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "So", "Sk"})
+# Marks that only dress a symbol: variation selectors (emoji vs. text style) and enclosing marks (keycaps ⃣).
+_SYMBOL_MARKS = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef\u20dd-\u20e4]")
 _LATIN_KEY_SPLIT_RE = re.compile(r"[^0-9A-Z]+")
 
 SURNAME_TABLE_PATH = Path(__file__).resolve().parent.parent / "data" / "surname_readings.json"
@@ -155,11 +164,25 @@ def fold_syllable(syllable: str) -> str:
     return folded
 
 
+def clean_name_text(raw: str) -> str:
+    r"""A name as NFKC text without what cannot be part of it: zero-width and bidi characters, BOM,
+    control characters (line breaks and tabs become spaces), emoji with their selectors and modifiers.
+
+    A lookup from the field and an ingested record pass the same text through here (standardise_name),
+    so '张\u200b伟' or '张伟😀' finds 张伟. Middle dots of any form are kept for _DOT_TABLE.
+    """
+    text = unicodedata.normalize("NFKC", raw)
+    if _PLAIN_NAME_RE.fullmatch(text):
+        return text
+    text = _SYMBOL_MARKS.sub("", _SPACE_RE.sub(" ", text))
+    return "".join(char for char in text if unicodedata.category(char) not in _NOT_IN_NAMES)
+
+
 def standardise_name(raw: object) -> Name:
     """Standardise one name as delivered (any script, traditional or simplified, dots in any form)."""
     if raw is None or (isinstance(raw, float) and raw != raw) or raw is pd.NA:
         return _EMPTY
-    text = unicodedata.normalize("NFKC", str(raw))
+    text = clean_name_text(str(raw))
     has_han = _HAN_RE.search(text) is not None
     has_latin = _LATIN_RE.search(text) is not None
     if has_latin and not has_han:

@@ -228,6 +228,23 @@ def clean_text(values: pd.Series) -> pd.Series:
     return map_unique(values, _stripped_or_none)
 
 
+def clean_text_within(values: pd.Series, max_length: int) -> tuple[pd.Series, pd.Series]:
+    """(clean_text of the cells with those longer than ``max_length`` characters as None, which rows they were).
+
+    Lengths are taken once per distinct value, so the check costs little beside the trimming itself.
+    """
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    cleaned = [_stripped_or_none(value) for value in uniques]
+    too_long = np.fromiter((text is not None and len(text) > max_length for text in cleaned), bool, len(cleaned))
+    if too_long.any():
+        cleaned = [None if long else text for text, long in zip(cleaned, too_long)]
+    mapped = np.array([*cleaned, None], dtype=object)
+    positions = _positions(codes, len(cleaned))
+    rows = np.append(too_long, False)[positions]
+    return (pd.Series(mapped[positions], index=values.index, dtype=object),
+            pd.Series(rows, index=values.index, dtype=bool))
+
+
 @dataclass(frozen=True)
 class ValueOrError:
     """A scalar standardiser that raises ValueError, turned into one returning (value, error text).
