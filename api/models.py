@@ -210,8 +210,14 @@ class ChangesOut(BaseModel):
 
 # --- surveys --------------------------------------------------------------------------------
 
-# 公民身份号码: 18 characters (GB 11643, the last may be X) or a legacy 15-digit number.
-ID_NUMBER = r"^(?:[0-9]{17}[0-9Xx]|[0-9]{15})$"
+# 公民身份号码: 18 characters (GB 11643: area, birth date YYYYMMDD, sequence, check character that may be X) or a
+# legacy 15-digit number (birth date YYMMDD). The check character itself is verified by the validator below.
+_MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+ID_NUMBER = rf"^(?:[0-9]{{6}}(?:18|19|20)[0-9]{{2}}{_MMDD}[0-9]{{3}}[0-9Xx]|[0-9]{{8}}{_MMDD}[0-9]{{3}})$"
+# 联系电话: mobiles (1[3-9] + 9 digits), landlines with area code (0…), bare 8-digit Tianjin numbers, optionally
+# +86; several separated by / , ; | or a space (resolver/standardise/phones.py).
+_PHONE = r"(?:\+86)?(?:1[3-9][0-9]{9}|0[1-9][0-9]{8,10}|[2-9][0-9]{7})"
+PHONES = rf"^{_PHONE}(?:[/,;| ]{_PHONE})*$"
 # 调查日期 within the years the standardiser accepts (resolver/standardise/dates.py PLAUSIBLE_YEARS).
 SURVEY_DATE = r"^(?:19[0-9]{2}|20[0-9]{2}|2100)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
 # A name starts with a letter or a Chinese character (no digits, no "0"); then also ·, ., -, ' and spaces.
@@ -232,7 +238,8 @@ class SurveyInBase(_In):
     of record is the signed-in user: ``surveyor_id`` may be left out, and if given must be that user's name."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={
-        "anyOf": [{"required": ["id_number"]}, {"required": ["residence_address"]}]})
+        "anyOf": [{"required": [field], "properties": {field: {"type": "string"}}}
+                  for field in ("id_number", "residence_address")]})
 
     survey_id: str = Field(min_length=1, max_length=40, pattern=SURVEY_ID, description="调查编号")
     name: str = Field(min_length=1, max_length=60, pattern=PERSON_NAME, description="姓名（不能是数字） name")
@@ -241,7 +248,9 @@ class SurveyInBase(_In):
                                   description="公民身份号码（18 位，校验位须正确；或旧 15 位） ID number, check digit "
                                               "verified; with residence_address at least one of the two")
     ethnicity: str | None = Field(None, min_length=1, max_length=20, pattern=TEXT, description="民族")
-    phone: str | None = Field(None, min_length=1, max_length=60, pattern=TEXT, description="联系电话")
+    phone: str | None = Field(None, min_length=8, max_length=60, pattern=PHONES,
+                              description="联系电话：手机或带区号的固话，多个以 / 分隔 (mobile or landline; several "
+                                          "separated by /)")
     employer_name: str | None = Field(None, min_length=1, max_length=100, pattern=TEXT, description="工作单位")
     hukou_type: str | None = Field(None, min_length=1, max_length=10, pattern=TEXT, description="户口性质")
     household_address: str | None = Field(None, min_length=2, max_length=200, pattern=ADDRESS, description="户籍地")
