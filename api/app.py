@@ -20,11 +20,13 @@ from api.engine import Engine
 from api.errors import install
 from api.limits import BodyLimitMiddleware
 from api.models import ErrorOut
-from api.routes import ROUTERS, review_page
+from api.routes import ROUTERS, review_page, surveys
 from api.security import Users
 from api.settings import ApiSettings
 from api.surveys import SurveyBook
 from graph.model import DISTRICT_NAMES
+from resolver.attach import SURVEY_SOURCE
+from resolver.mapping import load_mappings
 from resolver.status import status_labels
 
 DESCRIPTION = """\
@@ -82,6 +84,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
     install(app, [settings.store, settings.layout.work_dir])
     for router in ROUTERS:
         app.include_router(router)
+    # The upload schema's code lists come from the survey mapping the store uses (--sources overrides it).
+    app.include_router(surveys.build_router(load_mappings(settings.sources)[SURVEY_SOURCE]))
     app.include_router(review_page.router)   # the stewards' page at /review (static files, not in /docs)
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AuditMiddleware, log_of=_audit_log)

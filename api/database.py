@@ -61,7 +61,9 @@ SCHEMA: tuple[str, ...] = (
         candidate_person TEXT,
         candidate_probability REAL,
         person_id TEXT,
-        return_reason TEXT
+        return_reason TEXT,
+        candidate_district TEXT,
+        agreed_district TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS surveys_state ON surveys(state, district_code)",
     """CREATE TABLE IF NOT EXISTS survey_events (
@@ -74,6 +76,13 @@ SCHEMA: tuple[str, ...] = (
         state_after TEXT NOT NULL,
         reason TEXT
     )""",
+)
+
+
+# Columns added since a table was first created: (table, column, declaration), added to older files on open.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("surveys", "candidate_district", "TEXT"),   # the district of the best candidate (cross-district queue)
+    ("surveys", "agreed_district", "TEXT"),      # the district whose centre agreed to the attachment
 )
 
 
@@ -92,6 +101,9 @@ class Database:
                                    f"({SCHEMA_VERSION}) — upgrade canbao")
             for statement in SCHEMA:
                 conn.execute(statement)
+            for table, column, declaration in ADDED_COLUMNS:
+                if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     @contextmanager

@@ -67,7 +67,11 @@ _MESSAGES: dict[str, str] = {
     "list_type": "应为数组 (must be a list)",
     "value_error": "{error}",
     "assertion_error": "{error}",
+    "union_tag_invalid": "取值应为 {expected_tags} 之一 (must be one of {expected_tags})",
+    "union_tag_not_found": "必填字段缺失 (field required): {discriminator}",
 }
+# Error types the API's own validators raise; their message is already Chinese with English.
+OWN_ERROR_PREFIX = "canbao_"
 
 STATUS_CODES: dict[int, tuple[str, str]] = {
     400: ("bad_request", "请求有误 (bad request)"),
@@ -149,7 +153,9 @@ def error_response(request: Request, status: int, message: str, code: str | None
 
 
 def field_message(error: dict[str, Any]) -> str:
-    """A pydantic error in Chinese (with English)."""
+    """A pydantic error in Chinese (with English); the models' own errors (type ``canbao_*``) are written so."""
+    if error["type"].startswith(OWN_ERROR_PREFIX):
+        return str(error["msg"])
     template = _MESSAGES.get(error["type"])
     context = {key: str(value) for key, value in (error.get("ctx") or {}).items()}
     if template is None:
@@ -160,12 +166,29 @@ def field_message(error: dict[str, Any]) -> str:
         return f"{template.split(' (')[0]} ({error['msg']})"
 
 
-def field_path(location: tuple[Any, ...] | list[Any]) -> str:
-    """('body', 'id_number') → 'id_number'; ('query', 'limit') → 'limit' (the name the caller sent)."""
+def field_path(location: tuple[Any, ...] | list[Any], body: Any = None) -> str:
+    """('body', 'id_number') → 'id_number'; ('query', 'limit') → 'limit' (the name the caller sent).
+
+    A body that is a tagged union (``{"action": "return", …}``) has the tag in the location,
+    ('body', 'return', 'reason'): a part before the last that is no key of the body is that tag, dropped."""
     parts = [str(p) for p in location]
     if parts and parts[0] in ("body", "query", "path", "header") and len(parts) > 1:
+        if parts[0] == "body" and len(parts) > 2 and isinstance(body, dict) and parts[1] not in body:
+            parts = parts[1:]
         parts = parts[1:]
     return ".".join(parts) or "body"
+
+
+def field_errors(error: dict[str, Any], body: Any = None) -> list[dict[str, str]]:
+    """One pydantic error as the fields it names: a model-level rule (ctx ``fields``) names each of its fields, a
+    tagged union's missing or unknown tag names the tag field."""
+    message = field_message(error)
+    context = error.get("ctx") or {}
+    if context.get("fields"):
+        return [{"field": name, "message": message} for name in str(context["fields"]).split(",")]
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        return [{"field": str(context.get("discriminator", "body")).strip("'"), "message": message}]
+    return [{"field": field_path(error["loc"], body), "message": message}]
 
 
 def install(app: FastAPI, private_folders: list[Path | str] = ()) -> None:
@@ -178,7 +201,7 @@ def install(app: FastAPI, private_folders: list[Path | str] = ()) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
-        fields = [{"field": field_path(e["loc"]), "message": field_message(e)} for e in error.errors()]
+        fields = [field for e in error.errors() for field in field_errors(e, error.body)]
         return error_response(request, 422, STATUS_CODES[422][1], fields=fields)
 
     @app.exception_handler(RowRejected)

@@ -6,9 +6,14 @@ Identity fields in answers may be masked (api/masking.py): ``masked`` says so.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import re
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+
+from resolver.standardise.id_number import check_digit
 
 # Text a person typed: no control characters (a CSV row or a log line must stay one line).
 TEXT = r"^[^\x00-\x1f\x7f]*$"
@@ -205,33 +210,119 @@ class ChangesOut(BaseModel):
 
 # --- surveys --------------------------------------------------------------------------------
 
-class SurveyIn(_In):
-    """A door-to-door survey (art. 19), as the survey app sends it; codes as in resolver/sources/survey.yaml."""
+# 公民身份号码: 18 characters (GB 11643: area, birth date YYYYMMDD, sequence, check character that may be X) or a
+# legacy 15-digit number (birth date YYMMDD). The check character itself is verified by the validator below.
+_MMDD = r"(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])"
+ID_NUMBER = rf"^(?:[0-9]{{6}}(?:18|19|20)[0-9]{{2}}{_MMDD}[0-9]{{3}}[0-9Xx]|[0-9]{{8}}{_MMDD}[0-9]{{3}})$"
+# 联系电话: mobiles (1[3-9] + 9 digits), landlines with area code (0…), bare 8-digit Tianjin numbers, optionally
+# +86; several separated by / , ; | or a space (resolver/standardise/phones.py).
+_PHONE = r"(?:\+86)?(?:1[3-9][0-9]{9}|0[1-9][0-9]{8,10}|[2-9][0-9]{7})"
+PHONES = rf"^{_PHONE}(?:[/,;| ]{_PHONE})*$"
+# 调查日期 within the years the standardiser accepts (resolver/standardise/dates.py PLAUSIBLE_YEARS).
+SURVEY_DATE = r"^(?:19[0-9]{2}|20[0-9]{2}|2100)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])$"
+# A name starts with a letter or a Chinese character (no digits, no "0"); then also ·, ., -, ' and spaces.
+PERSON_NAME = r"^[A-Za-z\u3400-\u9fff][A-Za-z\u3400-\u9fff·.\-' ]*$"
+# An address has at least one letter or Chinese character and no control characters.
+ADDRESS = r"^[^\x00-\x1f\x7f]*[A-Za-z\u3400-\u9fff][^\x00-\x1f\x7f]*$"
+# 调查员编号: a canbao user name (api/security.py NAME_PATTERN).
+SURVEYOR = r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,64}$"
+SURVEY_ID = r"^[A-Za-z0-9_\-]{1,40}$"
+IDENTIFIES = "须有姓名，并有有效的公民身份号码或可定位的常住地 (a name and a valid ID number or a placeable address)"
 
-    survey_id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$", description="调查编号")
-    name: str = Field(min_length=1, max_length=60, pattern=TEXT, description="姓名")
-    gender: str | None = Field(None, max_length=4, pattern=TEXT, description="性别 男/女")
-    id_number: str | None = Field(None, max_length=30, pattern=TEXT, description="公民身份号码（校验位须正确）")
-    ethnicity: str | None = Field(None, max_length=20, pattern=TEXT, description="民族")
-    phone: str | None = Field(None, max_length=60, pattern=TEXT, description="联系电话")
-    employer_name: str | None = Field(None, max_length=100, pattern=TEXT, description="工作单位")
-    hukou_type: str | None = Field(None, max_length=10, pattern=TEXT, description="户口性质 农业/非农业/居民")
-    household_address: str | None = Field(None, max_length=200, pattern=TEXT, description="户籍地")
-    residence_address: str = Field(min_length=1, max_length=200, pattern=TEXT, description="常住地（决定所属区）")
-    insurance_type: str | None = Field(None, max_length=40, pattern=TEXT, description="参保险种")
-    unenrolled_reason: str | None = Field(None, max_length=20, pattern=TEXT,
-                                          description="未参保原因：经济困难/不了解政策/灵活就业未参保/单位未缴纳/"
-                                                      "已在外省市参保/在校学生/服刑人员/出国出境/已死亡/查无此人/其他")
-    surveyor_id: str = Field(min_length=1, max_length=20, pattern=TEXT, description="调查员编号")
-    survey_date: dt.date = Field(description="调查日期 YYYY-MM-DD")
+
+class SurveyInBase(_In):
+    """A door-to-door survey (art. 19), as the survey app sends it; codes as in resolver/sources/survey.yaml.
+
+    Art. 19 minimum: a name, a survey date, and an ID number (valid check digit) or a residence address that
+    places the person in a district; an upload that identifies nobody is a 422 naming the fields. The surveyor
+    of record is the signed-in user: ``surveyor_id`` may be left out, and if given must be that user's name."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={
+        "anyOf": [{"required": [field], "properties": {field: {"type": "string"}}}
+                  for field in ("id_number", "residence_address")]})
+
+    survey_id: str = Field(min_length=1, max_length=40, pattern=SURVEY_ID, description="调查编号")
+    name: str = Field(min_length=1, max_length=60, pattern=PERSON_NAME, description="姓名（不能是数字） name")
+    gender: Literal["男", "女"] | None = Field(None, description="性别 男/女")
+    id_number: str | None = Field(None, min_length=15, max_length=18, pattern=ID_NUMBER,
+                                  description="公民身份号码（18 位，校验位须正确；或旧 15 位） ID number, check digit "
+                                              "verified; with residence_address at least one of the two")
+    ethnicity: str | None = Field(None, min_length=1, max_length=20, pattern=TEXT, description="民族")
+    phone: str | None = Field(None, min_length=8, max_length=60, pattern=PHONES,
+                              description="联系电话：手机或带区号的固话，多个以 / 分隔 (mobile or landline; several "
+                                          "separated by /)")
+    employer_name: str | None = Field(None, min_length=1, max_length=100, pattern=TEXT, description="工作单位")
+    hukou_type: str | None = Field(None, min_length=1, max_length=10, pattern=TEXT, description="户口性质")
+    household_address: str | None = Field(None, min_length=2, max_length=200, pattern=ADDRESS, description="户籍地")
+    residence_address: str | None = Field(None, min_length=2, max_length=200, pattern=ADDRESS,
+                                          description="常住地（决定所属区；无有效身份证号时须可定位） residence, "
+                                                      "decides the district; must be placeable without an ID number")
+    insurance_type: str | None = Field(None, min_length=1, max_length=40, pattern=TEXT, description="参保险种")
+    unenrolled_reason: str | None = Field(None, min_length=1, max_length=20, pattern=TEXT, description="未参保原因")
+    surveyor_id: str | None = Field(None, pattern=SURVEYOR,
+                                    description="调查员编号：登录用户名，可省略 (the signed-in user's name; may be "
+                                                "omitted — any other value is refused)")
+    survey_date: dt.date = Field(json_schema_extra={"pattern": SURVEY_DATE},
+                                 description="调查日期 YYYY-MM-DD（1900-2100，须为文本） survey date as text")
+
+    @field_validator("survey_date", mode="before")
+    @classmethod
+    def _date_text(cls, value: object) -> object:
+        """A number is not a date (pydantic would read 0 as 1970-01-01): only YYYY-MM-DD text."""
+        if not isinstance(value, str) or not re.match(SURVEY_DATE, value.strip()):
+            raise PydanticCustomError("canbao_date_text", "日期应为 1900-2100 年间的 YYYY-MM-DD 文本 "
+                                                   "(date must be YYYY-MM-DD text, years 1900-2100)")
+        return value.strip()
+
+    @field_validator("id_number")
+    @classmethod
+    def _check_digit(cls, value: str | None) -> str | None:
+        if value is not None and len(value) == 18 and check_digit(value[:17]) != value[17].upper():
+            raise PydanticCustomError("canbao_id_check_digit", "公民身份号码校验位错误 (ID check digit wrong, GB 11643) "
+                                                        "— 请核对证件 (check the card)")
+        return value
+
+    @model_validator(mode="after")
+    def _identifies_someone(self) -> SurveyInBase:
+        if self.id_number is None and self.residence_address is None:
+            raise PydanticCustomError("canbao_identifies_nobody", IDENTIFIES, {"fields": "id_number,residence_address"})
+        return self
 
 
-class SurveyReviewIn(_In):
+def survey_in_model(code_lists: Mapping[str, Sequence[str]]) -> type[SurveyInBase]:
+    """``SurveyIn`` with an enum for every field whose codes the survey mapping lists (户口性质, 未参保原因), so
+    the schema states the same codes the validation applies; built when the app is created from its mapping."""
+    fields: dict[str, Any] = {}
+    for field, values in code_lists.items():
+        base = SurveyInBase.model_fields[field]
+        fields[field] = (Literal[tuple(values)] | None,  # type: ignore[valid-type]
+                         Field(None, description=f"{base.description}：{'/'.join(values)}"))
+    return create_model("SurveyIn", __base__=SurveyInBase, **fields)
+
+
+class ReviewInBase(_In):
     """A review step of art. 20."""
 
-    action: Literal["approve", "confirm", "return"] = Field(
-        description="approve 街道审核通过 / confirm 区确认 / return 退回（须写原因）")
-    reason: str | None = Field(None, max_length=500, pattern=TEXT, description="退回原因 reason for a return")
+
+class ApproveIn(ReviewInBase):
+    action: Literal["approve"] = Field(description="approve 街道审核通过 (street centre; not the submitter)")
+
+
+class ConfirmIn(ReviewInBase):
+    action: Literal["confirm"] = Field(description="confirm 区确认 (district centre; neither submitter nor approver)")
+
+
+class AgreeIn(ReviewInBase):
+    action: Literal["agree"] = Field(description="agree 他区同意关联其辖区人员 (the centre of the district the "
+                                                 "matched person belongs to agrees to the attachment)")
+
+
+class ReturnIn(ReviewInBase):
+    action: Literal["return"] = Field(description="return 退回调查员更正")
+    reason: str = Field(min_length=1, max_length=500, pattern=TEXT, description="退回原因（必填） reason, required")
+
+
+SurveyReviewIn = Annotated[ApproveIn | ConfirmIn | AgreeIn | ReturnIn, Field(discriminator="action")]
 
 
 class SurveyEventOut(BaseModel):
@@ -254,15 +345,18 @@ class StatusChangeOut(BaseModel):
 class SurveyOut(BaseModel):
     survey_id: str
     record_key: str
-    state: Literal["submitted", "approved", "confirmed", "returned"]
+    state: Literal["submitted", "awaiting_other_district", "approved", "confirmed", "returned"]
     state_label: str
+    other_district: str | None = Field(None, description="候选人所在的他区：其区社会保险中心须先同意 (the district of "
+                                                         "the matched person, whose centre must agree first)")
     district_code: str | None
     street: str | None
     submitted_by: str
     submitted_at: str
     updated_at: str
     return_reason: str | None
-    candidate_person: str | None = Field(description="提交时的最佳候选人 best candidate when submitted")
+    candidate_person: str | None = Field(description="提交时的最佳候选人（他区人员对本区不显示） best candidate when "
+                                                     "submitted (hidden from a district the person is not in)")
     candidate_probability: float | None
     person_id: str | None = Field(description="确认后关联到的人员 the person it was attached to on confirmation")
     survey: dict[str, Any] = Field(description="提交的调查内容（按权限脱敏） the upload, masked as allowed")

@@ -11,7 +11,7 @@ from api.models import (
     StatusOut, SurveyEventOut, SurveyOut,
 )
 from api.security import Caller
-from api.surveys import STATE_LABELS, Survey
+from api.surveys import STATE_LABELS, Survey, acts_for_other_district, sees_candidate
 from graph import Person360, PersonView
 from graph.model import DISTRICT_NAMES
 from resolver.attach import MERGED_STATUS, StatusChange
@@ -103,9 +103,12 @@ def status_change_out(change: StatusChange) -> StatusChangeOut:
 
 def survey_out(survey: Survey, caller: Caller, replayed: bool = False,
                changes: tuple[StatusChange, ...] = ()) -> SurveyOut:
-    """A survey; its personal fields masked unless the caller may see its area unmasked."""
+    """A survey; its personal fields masked unless the caller may see its area unmasked (or is the centre of the
+    district its matched person lives in); the matched person's id, and the status changes, only for callers who
+    may see that person."""
     payload = dict(survey.payload)
-    if not caller.may_unmask(survey.district_code, survey.street):
+    shown = sees_candidate(caller, survey)
+    if not (caller.may_unmask(survey.district_code, survey.street) or acts_for_other_district(caller, survey)):
         payload["name"] = mask_name(payload.get("name"))
         payload["id_number"] = mask_id_number(payload.get("id_number"))
         payload["phone"] = mask_phone(payload.get("phone"))
@@ -118,8 +121,10 @@ def survey_out(survey: Survey, caller: Caller, replayed: bool = False,
         survey_id=survey.survey_id, record_key=survey.record_key, state=survey.state.value,
         state_label=STATE_LABELS[survey.state], district_code=survey.district_code, street=survey.street,
         submitted_by=survey.submitted_by, submitted_at=survey.submitted_at, updated_at=survey.updated_at,
-        return_reason=survey.return_reason, candidate_person=survey.candidate_person,
-        candidate_probability=survey.candidate_probability, person_id=survey.person_id, survey=payload,
+        return_reason=survey.return_reason, other_district=survey.other_district,
+        candidate_person=survey.candidate_person if shown else None,
+        candidate_probability=survey.candidate_probability if shown else None,
+        person_id=survey.person_id if shown else None, survey=payload,
         history=[SurveyEventOut(**vars(e)) for e in survey.events], replayed=replayed,
-        status_changes=[status_change_out(c) for c in changes],
+        status_changes=[status_change_out(c) for c in changes] if shown else [],
     )

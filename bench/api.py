@@ -299,7 +299,7 @@ def main() -> int:
                 client.post("/v1/surveys", headers=h["surveyor"], json={
                     "survey_id": survey_id, "name": target["name"], "gender": target["gender"],
                     "id_number": target["id_number"], "residence_address": target["address"],
-                    "unenrolled_reason": "灵活就业未参保", "surveyor_id": "BENCH", "survey_date": "2026-11-20",
+                    "unenrolled_reason": "灵活就业未参保", "survey_date": "2026-11-20",
                 }).raise_for_status()
                 client.post(f"/v1/surveys/{survey_id}/review", headers=h["street_reviewer"],
                             json={"action": "approve"}).raise_for_status()
