@@ -62,10 +62,11 @@ def submit_survey(body: SurveyIn, caller: SurveyorDep, services: ServicesDep, no
                             "your district) — 由所在区调查员提交 (the surveyor of that district submits it)")
     ranked = services.engine.candidates(record, limit=1)
     candidate = (ranked[0].person_id, ranked[0].match_probability) if ranked else None
+    note.saw([candidate[0] if candidate else None])
     survey, created = services.surveys.submit(
         survey_id=body.survey_id, record_key=record_key, payload=payload, payload_hash=payload_hash,
         record=json_safe(record.iloc[0].to_dict()), district_code=district, street=street, caller=caller,
-        candidate=candidate)
+        candidate=candidate, audit=lambda conn: services.audit.commit_in(conn, note, 201))
     response.status_code = 201 if created else 200
     note.saw([survey.candidate_person])
     return survey_out(survey, caller, replayed=not created)
@@ -117,6 +118,15 @@ def review_survey(survey_id: Annotated[str, Path(pattern=SURVEY_ID)], body: Surv
         note.saw([result.person_id, *(c.person_id for c in result.statuses)])
         return result.person_id or ""
 
-    survey = services.surveys.review(survey_id, ReviewAction(body.action), caller, body.reason, attach=attach)
+    def audit(conn) -> None:   # the row commits with the review (and a confirmation's attachment) or not at all
+        row = conn.execute("SELECT person_id, candidate_person FROM surveys WHERE survey_id = ?",
+                           (survey_id,)).fetchone()
+        note.saw([row["person_id"] or row["candidate_person"]])
+        services.audit.commit_in(conn, note, 200)
+
+    if body.action == ReviewAction.confirm.value:
+        services.audit.record_intent(note, {})   # the attachment changes the graph, outside this transaction
+    survey = services.surveys.review(survey_id, ReviewAction(body.action), caller, body.reason, attach=attach,
+                                     audit=audit)
     note.saw([survey.person_id or survey.candidate_person])
     return survey_out(survey, caller, changes=outcome.get("changes", ()))
