@@ -1,25 +1,33 @@
-"""The append-only audit log (art. 33): who read or changed whose personal data, when, through which endpoint.
+"""The append-only, hash-chained audit log (art. 33): who read or changed whose personal data, when, how.
 
-Every authenticated /v1 request (and every refused one) leaves one row: time, request
-id, user, role, district, method, endpoint template and path, HTTP status, the person
-ids the answer showed or the change touched, and a small detail (query name, survey id).
-Rows are written by ``AuditMiddleware`` after the response is known, so failures and
-refusals are logged too; the database refuses to update or delete them (api/database.py).
+Every /v1 request but the health check leaves one row, also those refused before
+authentication (401, 413, a 422 for an unreadable body: user unknown): time, request id,
+user, role, district, method, endpoint template, path and query string, HTTP status, the
+person ids the answer showed or the change touched, and a small detail. Rows are chained by
+hash and the database refuses to update, delete or replace them (api/audit_store.py,
+api/database.py); `canbao audit --verify` checks the chain.
 
-The middleware hands each row to one writer thread (``AuditLog.append`` does not wait for
-the disk): the thread commits whatever has queued up, a batch per transaction, in the order
-the requests finished. Reading (``AuditLog.since``, `canbao audit` and GET /v1/audit in this
-process) first waits until every row appended before it is committed; another process (a
-`canbao audit` beside the running server) sees a row about BATCH_SECONDS after its request
-ended. ``close`` (the app's shutdown) commits what is left. A batch that cannot be written is
-logged as an error with its rows, so nothing is dropped silently; a killed process loses the
-rows of its last BATCH_SECONDS.
+Reads: the middleware hands each row to one writer thread (``AuditLog.append`` does not wait
+for the disk): the thread commits whatever has queued up, a batch per transaction, in the
+order the requests finished, chaining each batch to the last row in the file. Reading
+(``AuditLog.since``, `canbao audit` and GET /v1/audit in this process) first waits until
+every row appended before it is committed; another process sees a row about BATCH_SECONDS
+after its request ended. ``close`` (the app's shutdown) commits what is left. A batch that
+cannot be written is logged as an error with its rows; a killed process loses the rows of its
+last BATCH_SECONDS — of reads only:
+
+Writes are never only queued. A change kept in the API's SQLite file (a survey upload or
+review) commits its row inside its own transaction (``commit_in``): no row, no change. A
+change kept elsewhere (a steward's decision in the graph) first commits an 'intended' row
+synchronously (``record_intent``) and the outcome row follows as for a read, so a crash can
+leave an intention without its outcome but never a change without a row.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
+import sqlite3
 import threading
 import time
 import uuid
@@ -30,18 +38,19 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.audit_store import AuditEntry, Row, append_chained, entry_of, make_row, now
 from api.database import Database
+
+__all__ = ["AuditEntry", "AuditLog", "AuditMiddleware", "AuditNote", "note_of"]
 
 log = logging.getLogger("canbao.api")
 SCOPE_KEY = "canbao.audit"
 UNAUDITED_PATHS = ("/v1/health",)
-INSERT = ("INSERT INTO audit (at, request_id, user, role, district, method, endpoint, path, status, persons, detail, "
-          "client) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 # How long the writer lets rows gather after the first one arrives: under load one transaction (and one wake-up
 # of the thread) then carries many rows; a reader never waits for it (it hurries the writer).
 BATCH_SECONDS = 0.01
 RETRIES = 3
-Row = tuple[Any, ...]
+INTENDED = 0   # the status of a row written before the outcome is known (an intended change)
 
 
 @dataclass
@@ -54,6 +63,8 @@ class AuditNote:
     district: str | None = None
     persons: list[str] = field(default_factory=list)
     detail: dict[str, Any] = field(default_factory=dict)
+    scope: Scope | None = field(default=None, repr=False, compare=False)   # the request's, for its method and path
+    committed_seq: int | None = None   # the row appended with the request's change (``AuditLog.commit_in``)
 
     def saw(self, person_ids: Iterable[str | None]) -> None:
         """Record persons whose data the answer shows (or the change touched)."""
@@ -62,23 +73,21 @@ class AuditNote:
                 self.persons.append(person)
 
 
-@dataclass(frozen=True)
-class AuditEntry:
-    """One row of the audit log."""
+def request_fields(scope: Scope) -> dict[str, Any]:
+    """Method, endpoint template, path, query string and client address of a request."""
+    route = scope.get("route")
+    client = scope.get("client")
+    query = (scope.get("query_string") or b"").decode("utf-8", "replace")
+    return {"method": scope.get("method", "?"), "endpoint": getattr(route, "path", scope.get("path", "?")),
+            "path": scope.get("path", "?"), "query": query or None, "client": client[0] if client else None}
 
-    seq: int
-    at: str
-    request_id: str
-    user: str | None
-    role: str | None
-    district: str | None
-    method: str
-    endpoint: str
-    path: str
-    status: int
-    persons: list[str]
-    detail: dict[str, Any]
-    client: str | None
+
+def note_row(note: AuditNote, status: int, *, method: str, endpoint: str, path: str, query: str | None,
+             client: str | None, detail: dict[str, Any] | None = None) -> Row:
+    """The stored values of a request's row (its time is now)."""
+    return make_row(at=now(), request_id=note.request_id, user=note.user, role=note.role, district=note.district,
+                    method=method, endpoint=endpoint, path=path, query=query, status=status, persons=note.persons,
+                    detail=note.detail if detail is None else detail, client=client)
 
 
 class AuditLog:
@@ -98,12 +107,10 @@ class AuditLog:
         self._thread: threading.Thread | None = None
         _LOGS.add(self)
 
-    def append(self, note: AuditNote, method: str, endpoint: str, path: str, status: int, client: str | None) -> None:
+    def append(self, note: AuditNote, method: str, endpoint: str, path: str, status: int, client: str | None,
+               query: str | None = None) -> None:
         """Queue one row (its time is now); the writer thread commits it."""
-        row = (dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"), note.request_id, note.user,
-               note.role, note.district, method, endpoint, path, status,
-               json.dumps(note.persons, ensure_ascii=False), json.dumps(note.detail, ensure_ascii=False, default=str),
-               client)
+        row = note_row(note, status, method=method, endpoint=endpoint, path=path, query=query, client=client)
         with self._lock:
             if not self._closed:
                 self._rows.append(row)
@@ -116,6 +123,28 @@ class AuditLog:
                     self._work.notify()
                 return
         self._write([row])   # after close (a request outliving shutdown): write it here and now
+
+    def commit_in(self, conn: sqlite3.Connection, note: AuditNote, status: int) -> int:
+        """Append the request's row inside the caller's write transaction (the change it records commits with
+        it or not at all); once that transaction has committed, the middleware adds no row of its own."""
+        fields = request_fields(note.scope or {})
+        note.committed_seq = append_chained(conn, [note_row(note, status, **fields)])[0]
+        return note.committed_seq
+
+    def holds(self, note: AuditNote) -> bool:
+        """Whether the row ``commit_in`` appended for the request was committed (not rolled back with its change)."""
+        if note.committed_seq is None:
+            return False
+        return bool(self.database.query("SELECT 1 FROM audit WHERE seq = ? AND request_id = ?",
+                                        (note.committed_seq, note.request_id)))
+
+    def record_intent(self, note: AuditNote, action: dict[str, Any]) -> int:
+        """Commit, now and synchronously, a row saying the request is about to make a change kept outside this
+        file (status 0, detail.phase 'intended'); the outcome row follows when the answer is known."""
+        fields = request_fields(note.scope or {})
+        row = note_row(note, INTENDED, **fields, detail={**note.detail, **action, "phase": "intended"})
+        with self.database.transaction() as conn:
+            return append_chained(conn, [row])[0]
 
     def flush(self) -> None:
         """Return once every row appended before this call is committed (or logged as lost)."""
@@ -155,11 +184,12 @@ class AuditLog:
                 self._done.notify_all()
 
     def _write(self, rows: list[Row]) -> None:
-        """One transaction for the batch, retried; rows that still cannot be written go to the error log whole."""
+        """One transaction for the batch, chained to the file's last row, retried; rows that still cannot be
+        written go to the error log whole."""
         for attempt in range(1, RETRIES + 1):
             try:
                 with self.database.transaction() as conn:
-                    conn.executemany(INSERT, rows)
+                    append_chained(conn, rows)
                 return
             except Exception:  # noqa: BLE001 — the rows must reach the log file at least, whatever failed
                 if attempt == RETRIES:
@@ -172,7 +202,8 @@ class AuditLog:
     def since(self, since: dt.datetime, user: str | None = None, person: str | None = None,
               limit: int = 1000) -> list[AuditEntry]:
         """Rows at or after ``since`` (UTC), oldest first, optionally for one user or one person; every row
-        appended in this process before the call is among them."""
+        appended in this process before the call is among them. Forged or damaged rows are returned as stored,
+        their bad fields named in ``malformed`` (a time that is not a time sorts after every real one)."""
         for other in list(_LOGS):
             if other.database.path == self.database.path:
                 other.flush()
@@ -186,11 +217,7 @@ class AuditLog:
             params.append(f'%"{person}"%')
         sql += " ORDER BY seq LIMIT ?"
         params.append(int(limit))
-        return [AuditEntry(seq=r["seq"], at=r["at"], request_id=r["request_id"], user=r["user"], role=r["role"],
-                           district=r["district"], method=r["method"], endpoint=r["endpoint"], path=r["path"],
-                           status=r["status"], persons=json.loads(r["persons"]), detail=json.loads(r["detail"]),
-                           client=r["client"])
-                for r in self.database.query(sql, tuple(params))]
+        return [entry_of(r) for r in self.database.query(sql, tuple(params))]
 
 
 # Every AuditLog of this process, so that a reader flushes the writer of the same file (the server's log and a
@@ -202,7 +229,7 @@ def note_of(scope: Scope) -> AuditNote:
     """The request's note (a fresh one when the middleware is not installed, e.g. in unit tests)."""
     note = scope.get(SCOPE_KEY)
     if note is None:
-        note = scope[SCOPE_KEY] = AuditNote()
+        note = scope[SCOPE_KEY] = AuditNote(scope=scope)
     return note
 
 
@@ -220,7 +247,7 @@ class AuditMiddleware:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/") or scope["path"] in UNAUDITED_PATHS:
             await self.app(scope, receive, send)
             return
-        note = scope[SCOPE_KEY] = AuditNote()
+        note = scope[SCOPE_KEY] = AuditNote(scope=scope)
         status = 500
 
         async def send_with_id(message: Message) -> None:
@@ -234,11 +261,9 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            # Authenticated requests and refusals (401/403) are logged; anonymous noise (404 on an unknown
-            # path, 413 before authentication) is not personal-data access.
-            if note.user is not None or status in (401, 403):
-                route = scope.get("route")
-                endpoint = getattr(route, "path", scope["path"])
-                client = scope.get("client")
-                self.log_of(scope).append(note, scope["method"], endpoint, scope["path"], status,
-                                          client[0] if client else None)
+            # Every request leaves a row, also one refused before authentication (user unknown): a probe with
+            # bad tokens or oversized bodies is what an administrator needs to see. A write that committed its
+            # row with its change leaves no second one.
+            audit = self.log_of(scope)
+            if not audit.holds(note):
+                audit.append(note, status=status, **request_fields(scope))

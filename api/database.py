@@ -12,8 +12,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+from api.audit_store import chain_legacy_rows
+
+DATABASE_FILE = "api.sqlite"   # in the store's work dir (StoreLayout.work_dir)
+SCHEMA_VERSION = 2
 APPEND_ONLY = "审计日志只可追加，不可修改或删除 (the audit log is append-only)"
+NO_REPLACE = "审计日志序号已存在，不可替换 (an audit row with this seq exists; rows are never replaced)"
+# Columns version 2 added to the audit table (the chain and the query string); a version-1 file gets them on open.
+AUDIT_V2_COLUMNS = (("query", "TEXT"), ("prev_hash", "TEXT"), ("row_hash", "TEXT"))
+NO_UPDATE_TRIGGER = f"""CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END"""
 
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS users (
@@ -38,14 +46,21 @@ SCHEMA: tuple[str, ...] = (
         status INTEGER NOT NULL,
         persons TEXT NOT NULL,
         detail TEXT NOT NULL,
-        client TEXT
+        client TEXT,
+        query TEXT,
+        prev_hash TEXT,
+        row_hash TEXT
     )""",
     "CREATE INDEX IF NOT EXISTS audit_at ON audit(at)",
-    # Append-only (art. 33): the database itself refuses to change or delete an audit row.
-    f"""CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-        BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END""",
+    # Append-only (art. 33): the database itself refuses to change or delete an audit row, and to replace one:
+    # INSERT OR REPLACE deletes the old row without firing the delete trigger (recursive_triggers is off), so
+    # an insert naming an existing seq is refused before SQLite gets to its conflict handling.
+    NO_UPDATE_TRIGGER,
     f"""CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
         BEGIN SELECT RAISE(ABORT, '{APPEND_ONLY}'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS audit_no_replace BEFORE INSERT ON audit
+        WHEN EXISTS (SELECT 1 FROM audit WHERE seq = NEW.seq)
+        BEGIN SELECT RAISE(ABORT, '{NO_REPLACE}'); END""",
     """CREATE TABLE IF NOT EXISTS surveys (
         survey_id TEXT PRIMARY KEY,
         record_key TEXT NOT NULL UNIQUE,
@@ -99,12 +114,32 @@ class Database:
             if version > SCHEMA_VERSION:
                 raise RuntimeError(f"{self.path}: schema version {version} is newer than this canbao "
                                    f"({SCHEMA_VERSION}) — upgrade canbao")
+            if version < SCHEMA_VERSION:
+                self._migrate(conn)
             for statement in SCHEMA:
                 conn.execute(statement)
             for table, column, declaration in ADDED_COLUMNS:
                 if column not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
                     conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Version 1 → 2: the audit table gains the query string and the chain, and its rows are chained once,
+        in seq order, in one transaction (a second process opening the file meanwhile waits, then finds it done)."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(audit)")}
+            if columns and "row_hash" not in columns:
+                for name, kind in AUDIT_V2_COLUMNS:
+                    if name not in columns:
+                        conn.execute(f"ALTER TABLE audit ADD COLUMN {name} {kind}")
+                conn.execute("DROP TRIGGER IF EXISTS audit_no_update")
+                chain_legacy_rows(conn)
+                conn.execute(NO_UPDATE_TRIGGER)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:

@@ -89,19 +89,31 @@ def record_fields(fields: Mapping[str, Any], unmasked: bool) -> dict[str, Any]:
     return shown
 
 
+def mask_identifier(column: str, value: Any) -> Any:
+    """A named query's cell with ID numbers and phones masked by column name, as `canbao explain` and
+    `canbao query` show them without --full-id; other cells unchanged."""
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [mask_identifier(column, v) for v in value]
+    if "id_number" in column:
+        return mask_id_number(str(value))
+    if "phone" in column:
+        return mask_phone(str(value))
+    return value
+
+
 def mask_value(column: str, value: Any) -> Any:
     """A named query's cell as an analyst sees it: identity columns masked by their name."""
     if value is None:
         return None
     if isinstance(value, list):
         return [mask_value(column, v) for v in value]
-    if "id_number" in column:
-        return mask_id_number(str(value))
+    if "id_number" in column or "phone" in column:
+        return mask_identifier(column, value)
     if column in ("name", "record_name", "name_l", "name_r") or column.endswith("_name") and column not in (
             "province_name", "employer_name", "district_name"):
         return mask_name(str(value))
-    if "phone" in column:
-        return mask_phone(str(value))
     if column == "birth_date":
         return mask_birth(value)
     return iso(value)

@@ -486,6 +486,9 @@ class AuditEntryOut(BaseModel):
     method: str
     endpoint: str
     path: str
-    status: int
+    query: str | None = Field(description="查询串（如所查的身份证号） the query string, e.g. the ID number searched")
+    status: int = Field(description="HTTP 状态；0 = 结果之前写入（命令行读取、拟执行的变更） 0: written before the "
+                                    "outcome (a command-line read, an intended change); -1: malformed")
     persons: list[str]
     detail: dict[str, Any]
+    malformed: list[str] = Field(description="伪造或损坏的字段 fields of a forged or damaged row")

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from api.database import DATABASE_FILE
 from resolver.errors import ConfigError
 from resolver.pipeline import StoreLayout
 
-DATABASE_FILE = "api.sqlite"
+__all__ = ["DATABASE_FILE", "ApiSettings", "load_settings"]
 ENV_PREFIX = "CANBAO_API_"
 
 

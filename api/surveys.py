@@ -173,10 +173,12 @@ class SurveyBook:
 
     def submit(self, *, survey_id: str, record_key: str, payload: dict[str, Any], payload_hash: str,
                record: dict[str, Any], district_code: str | None, street: str | None, caller: Caller,
-               candidate: Candidate | None) -> tuple[Survey, bool]:
+               candidate: Candidate | None,
+               audit: Callable[[sqlite3.Connection], object] | None = None) -> tuple[Survey, bool]:
         """Store an upload; returns (survey, created). A repeated identical upload changes nothing; a different
         one under the same 调查编号 is refused unless the survey was returned for correction, and then only from
-        the user who first submitted it and for the same district."""
+        the user who first submitted it and for the same district. ``audit(conn)`` appends the request's audit
+        row in the same transaction as the change."""
         now = _now()
         person, probability, person_district = candidate or (None, None, None)
         state = (SurveyState.awaiting_other_district if person_district and person_district != district_code
@@ -209,12 +211,16 @@ class SurveyBook:
                     (*values, survey_id))
                 action = "resubmit"
             self._event(conn, survey_id, caller, action, state, None, now)
+            if audit is not None:
+                audit(conn)
             return self._load(conn, survey_id), True  # type: ignore[return-value]
 
     def review(self, survey_id: str, action: ReviewAction, caller: Caller, reason: str | None,
-               attach: Callable[[Survey], str] | None = None) -> Survey:
+               attach: Callable[[Survey], str] | None = None,
+               audit: Callable[[sqlite3.Connection], object] | None = None) -> Survey:
         """Take a review action. For a confirmation ``attach(survey)`` runs inside the transaction and returns
-        the person the survey was attached to; if it fails, the survey stays as it was."""
+        the person the survey was attached to; if it fails, the survey stays as it was. ``audit(conn)`` appends
+        the request's audit row in the same transaction as the change."""
         states, roles, after = TRANSITIONS[action]
         if caller.role not in roles:
             raise ApiError(403, f"角色 {caller.role.value} 不能执行 {action.value} (role may not {action.value}); "
@@ -240,6 +246,8 @@ class SurveyBook:
                 (after.value, now, reason if action is ReviewAction.ret else None, person_id,
                  action is ReviewAction.agree, survey_id, survey.state.value))
             self._event(conn, survey_id, caller, action.value, after, reason, now)
+            if audit is not None:
+                audit(conn)
             return self._load(conn, survey_id)  # type: ignore[return-value]
 
     def refer(self, survey_id: str, candidate: Candidate, caller: Caller) -> Survey:

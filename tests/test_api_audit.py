@@ -8,6 +8,8 @@ import shutil
 import sqlite3
 import threading
 
+import pytest
+
 from fastapi.testclient import TestClient
 
 import api.audit
@@ -111,3 +113,73 @@ def test_the_service_commits_every_request_row_by_shutdown_and_shows_them_to_an_
     stored = stored_request_ids(settings.database_file)
     assert stored[:15] == ids[:15] and len(stored) == 17 and stored[-1] == ids[-1]
 
+
+
+# --- what the rows say, and writes that commit their row with the change --------------------------------------
+
+from test_api import assert_error, survey_of, world  # noqa: E402,F401 — the module's service with its users
+
+
+def rows_of(world, request_id: str) -> list:
+    return [e for e in world.client.app.state.services.audit.since(EPOCH, limit=100_000) if e.request_id == request_id]
+
+
+def test_a_row_keeps_the_query_string_so_a_search_by_id_number_says_which(world):
+    number = world.target.id_number
+    response = world.client.get("/v1/persons", params={"id_number": number}, headers=world.as_("steward"))
+    assert response.status_code == 200
+    (row,) = rows_of(world, response.headers["x-request-id"])
+    assert (row.user, row.path, row.query) == ("steward", "/v1/persons", f"id_number={number}")
+
+
+def test_requests_refused_before_authentication_are_logged_with_the_user_unknown(world):
+    client = world.client
+    refused = [client.get("/v1/persons/P000000000000"),                                        # no token
+               client.get("/v1/worklists", headers={"Authorization": "Bearer cbk_guessed"}),  # a wrong one
+               client.post("/v1/surveys", content=b"x" * (65 * 1024),
+                           headers={"content-type": "application/json"}),                     # too large
+               client.post("/v1/surveys", content=b"{not json", headers={"content-type": "application/json"})]
+    assert [r.status_code for r in refused] == [401, 401, 413, 422]
+    for response in refused:
+        (row,) = rows_of(world, response.json()["error"]["request_id"])
+        assert (row.user, row.role, row.status) == (None, None, response.status_code)
+
+
+def test_a_survey_upload_commits_its_audit_row_in_the_same_transaction(world, monkeypatch):
+    monkeypatch.setattr(api.audit.time, "sleep", lambda seconds: None)   # the failing outcome row's retries
+    client, database = world.client, world.client.app.state.services.database
+    with database.transaction() as conn:   # the audit log cannot take this upload's row
+        conn.execute("CREATE TRIGGER audit_down BEFORE INSERT ON audit WHEN NEW.path = '/v1/surveys' "
+                     "AND NEW.method = 'POST' BEGIN SELECT RAISE(ABORT, 'audit log unavailable'); END")
+    try:
+        with pytest.raises(sqlite3.IntegrityError, match="audit log unavailable"):   # a 500 to the client
+            client.post("/v1/surveys", json=survey_of(world.target, "DC-AUDIT-01"), headers=world.as_("surveyor"))
+    finally:
+        with database.transaction() as conn:
+            conn.execute("DROP TRIGGER audit_down")
+    assert_error(client.get("/v1/surveys/DC-AUDIT-01", headers=world.as_("surveyor")), 404)   # no row, no survey
+    stored = client.post("/v1/surveys", json=survey_of(world.target, "DC-AUDIT-01"), headers=world.as_("surveyor"))
+    assert stored.status_code == 201
+    (row,) = rows_of(world, stored.headers["x-request-id"])   # one row: the middleware adds none after it
+    assert (row.status, row.user, row.detail["survey_id"]) == (201, "surveyor", "DC-AUDIT-01")
+
+
+def test_a_decision_commits_an_intended_row_before_it_touches_the_graph(world, monkeypatch):
+    client, engine = world.client, world.client.app.state.services.engine
+    item = client.get("/v1/review/queue", params={"kind": "pair"}, headers=world.as_("steward")).json()["items"][-1]
+    decided = client.post(f"/v1/review/{item['item_id']}/decision", json={"decision": "unsure", "note": "待核实"},
+                          headers=world.as_("steward"))
+    assert decided.status_code == 200
+    intended, outcome = rows_of(world, decided.headers["x-request-id"])
+    assert (intended.status, intended.detail["phase"], outcome.status) == (0, "intended", 200)
+    assert intended.seq < outcome.seq and intended.detail["decision"] == "unsure"
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("the process dies while writing the graph")
+
+    monkeypatch.setattr(engine, "decide", crash)
+    with pytest.raises(RuntimeError, match="dies"):   # a 500 to the client
+        client.post(f"/v1/review/{item['item_id']}/decision", json={"decision": "unsure", "note": "待核实"},
+                    headers=world.as_("steward"))
+    *_, intended, outcome = world.client.app.state.services.audit.since(EPOCH, limit=100_000)
+    assert (intended.request_id, intended.status, outcome.status) == (outcome.request_id, 0, 500)

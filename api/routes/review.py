@@ -186,6 +186,9 @@ def decide(item_id: Annotated[str, Path(pattern=ITEM_ID)], body: DecisionIn, cal
             "field": "record_key_r", "message": "两条记录不能相同 (the two records must differ)"}])
     note.detail.update(decision=body.decision, record_key_l=left, record_key_r=right)
     note.saw([known[left], known[right]])
+    # The decision lands in the graph, which cannot commit with the audit file: the intention is committed
+    # first (no change without a row), the outcome row follows when the answer is known.
+    services.audit.record_intent(note, {})
     outcome = engine.decide(left, right, body.decision, caller.name, body.note)
     note.saw(c.person_id for c in outcome.statuses)
     return DecisionOut(item_id=item_id, decision=body.decision, record_key_l=left, record_key_r=right,

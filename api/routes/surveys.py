@@ -8,6 +8,7 @@ built per app from its survey mapping, so the schema's code lists are the mappin
 
 import hashlib
 import json
+import sqlite3
 from typing import Annotated
 
 import pandas as pd
@@ -105,10 +106,12 @@ def build_router(mapping: SourceMapping) -> APIRouter:
         if not caller.covers(district, street):
             raise ApiError(403, f"调查地址在 {district}，不在您的辖区 {caller.district} (the survey address is outside "
                                 "your district) — 由所在区调查员提交 (the surveyor of that district submits it)")
+        candidate = _best(services, record)
+        note.saw([candidate[0] if candidate else None])
         survey, created = services.surveys.submit(
             survey_id=body.survey_id, record_key=record_key, payload=payload, payload_hash=payload_hash,
             record=json_safe(record.iloc[0].to_dict()), district_code=district, street=street, caller=caller,
-            candidate=_best(services, record))
+            candidate=candidate, audit=lambda conn: services.audit.commit_in(conn, note, 201))
         response.status_code = 201 if created else 200
         note.saw([survey.candidate_person])
         return survey_out(survey, caller, replayed=not created)
@@ -162,7 +165,17 @@ def build_router(mapping: SourceMapping) -> APIRouter:
             note.saw([result.person_id, *(c.person_id for c in result.statuses)])
             return result.person_id or ""
 
-        survey = services.surveys.review(survey_id, action, caller, getattr(body, "reason", None), attach=attach)
+        # The audit row commits with the review (and a confirmation's attachment) or not at all.
+        def audit(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT person_id, candidate_person FROM surveys WHERE survey_id = ?",
+                               (survey_id,)).fetchone()
+            note.saw([row["person_id"] or row["candidate_person"]])
+            services.audit.commit_in(conn, note, 200)
+
+        if action is ReviewAction.confirm:
+            services.audit.record_intent(note, {})   # the attachment changes the graph, outside this transaction
+        survey = services.surveys.review(survey_id, action, caller, getattr(body, "reason", None), attach=attach,
+                                         audit=audit)
         note.saw([survey.person_id or survey.candidate_person])
         return survey_out(survey, caller, changes=outcome.get("changes", ()))
 

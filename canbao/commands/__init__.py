@@ -4,9 +4,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import importlib
+import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 Handler = Callable[[argparse.Namespace], int]
 AddArguments = Callable[[argparse.ArgumentParser], None]
@@ -45,3 +48,19 @@ def date_argument(text: str) -> dt.date:
 def progress(message: str) -> None:
     """Progress lines on stderr, so stdout stays the result."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def audit_read(args: argparse.Namespace, work_dir: Path, persons: Iterable[str], **detail: Any) -> None:
+    """Append the command's row to the store's audit log (art. 31: the OS user, the command and its arguments,
+    the persons shown) before it shows personal data; if the row cannot be written, nothing is shown."""
+    from api.audit_store import append_cli_read
+    from api.database import DATABASE_FILE, Database
+    from resolver.errors import InputError
+
+    database_file = Path(work_dir) / DATABASE_FILE
+    try:
+        append_cli_read(Database(database_file).transaction, args.command, getattr(args, "argv", [])[1:],
+                        list(persons), detail)
+    except (OSError, sqlite3.Error) as error:
+        raise InputError(f"{database_file}: 审计日志无法写入，不显示个人数据 (cannot write the audit log, so no "
+                         f"personal data is shown): {error}") from None

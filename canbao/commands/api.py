@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 from pathlib import Path
 
 from canbao.commands import command, date_argument, progress
@@ -121,26 +122,74 @@ def _since_argument(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=BEIJING)
 
 
+def _beijing(at: str) -> str:
+    """A stored UTC time as Beijing time; a value that is no time is shown as stored."""
+    try:
+        return dt.datetime.fromisoformat(at).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError):
+        return at
+
+
+def _verify(database) -> int:
+    from api.audit_store import verify
+
+    with database.connect() as conn:
+        result = verify(conn)
+    if result.ok:
+        print(f"审计日志完整 audit log intact: {result.rows} 条 rows; 链尾 head seq {result.head_seq} "
+              f"hash {result.head_hash} (记下它，以后对比 note it down and compare later: a truncated or wholly "
+              "rewritten log shows only there)")
+        return 0
+    first = result.breaks[0]
+    print(f"审计日志被改动 AUDIT LOG BROKEN at seq {first.seq} ({_beijing(str(first.at))}): {first.reason}")
+    for other in result.breaks[1:]:
+        print(f"  seq {other.seq} ({_beijing(str(other.at))}): {other.reason}")
+    shown = len(result.breaks)
+    more = f" (first {shown} listed)" if result.broken_rows > shown else ""
+    print(f"共 {result.rows} 条，{result.broken_rows} 条不符 {result.broken_rows} of {result.rows} rows do not fit "
+          f"the chain{more}")
+    return 1
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from api.audit import AuditLog
 
-    entries = AuditLog(_database(args)).since(args.since, user=args.user, person=args.person, limit=args.limit)
+    database = _database(args)
+    if args.verify:
+        return _verify(database)
+    if args.since is None:
+        print("错误 error: 需要 --since 起始时间 或 --verify (give --since DATE, or --verify to check the chain)",
+              file=sys.stderr)
+        return 2
+    entries = AuditLog(database).since(args.since, user=args.user, person=args.person, limit=args.limit)
+    malformed = 0
     for e in entries:
+        malformed += bool(e.malformed)
         if args.json:
             print(json.dumps(vars(e), ensure_ascii=False))
             continue
-        at = dt.datetime.fromisoformat(e.at).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
         persons = ",".join(e.persons[:10]) + (f" …(+{len(e.persons) - 10})" if len(e.persons) > 10 else "")
-        print(f"{at}\t{e.user or '-'}\t{e.role or '-'}\t{e.method} {e.path}\t{e.status}\t{persons}")
-    print(f"共 {len(entries)} 条 entries (since {args.since.isoformat()})")
+        target = f"{e.method} {e.path}" + (f"?{e.query}" if e.query and e.method != "CLI" else "")
+        if e.method == "CLI":
+            target = f"{e.path} {e.query or ''}".rstrip()
+        status = {0: "intended" if e.detail.get("phase") == "intended" else "cli"}.get(e.status, str(e.status))
+        flag = f"\t格式错误 MALFORMED: {', '.join(e.malformed)}" if e.malformed else ""
+        print(f"{_beijing(e.at)}\t{e.user or '-'}\t{e.role or '-'}\t{target}\t{status}\t{persons}{flag}")
+    print(f"共 {len(entries)} 条 entries (since {args.since.isoformat()})"
+          + (f"; {malformed} 条格式错误，可能被篡改 malformed (forged?) — run `canbao audit --verify`"
+             if malformed else ""))
     return 0
 
 
-@command("audit", "查看审计日志：谁在何时读取或修改了哪些人员的数据 (the append-only audit log, admins)", cmd_audit)
+@command("audit", "查看或校验审计日志：谁在何时读取或修改了哪些人员的数据 (the append-only, hash-chained audit log, "
+                  "admins)", cmd_audit)
 def _audit_arguments(parser: argparse.ArgumentParser) -> None:
     _store_arguments(parser)
-    parser.add_argument("--since", required=True, type=_since_argument,
+    parser.add_argument("--since", type=_since_argument,
                         help="起始时间 YYYY-MM-DD 或 ISO 时间（默认北京时间） start, Beijing time unless zoned")
+    parser.add_argument("--verify", action="store_true",
+                        help="校验哈希链，退出码 1 并指出第一条不符的记录 check the hash chain; exit 1 naming the "
+                             "first row that breaks it")
     parser.add_argument("--user", help="只看某用户 one user only")
     parser.add_argument("--person", help="只看涉及某人员的记录 entries touching one person id")
     parser.add_argument("--limit", type=int, default=1000, help="最多条数 maximum entries (default 1000)")

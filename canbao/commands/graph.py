@@ -4,12 +4,20 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from canbao.commands import command
+from canbao.commands import audit_read, command
+
+
+def _persons_in(rows: list[dict]) -> list[str]:
+    """Person ids a query's rows show (the person_id columns and cluster members), as the API audits them."""
+    return [p for row in rows for column, value in row.items()
+            if column.startswith("person_id") or column == "members"
+            for p in (value if isinstance(value, list) else [value]) if isinstance(p, str)]
 
 
 def cmd_query(args: argparse.Namespace) -> int:
     import pandas as pd
 
+    from api.masking import mask_identifier
     from graph import catalogue_text, open_store, parse_param_args
     from resolver.pipeline import StoreLayout
 
@@ -19,9 +27,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     if not args.store:
         print("错误 error: 需要 --store (a store folder or neo4j URI)")
         return 2
-    layout = StoreLayout.for_store(args.store)
+    layout = StoreLayout.for_store(args.store, Path(args.work_dir) if args.work_dir else None)
     with open_store(layout.graph_spec, must_exist=True) as store:
-        frame = store.run_query(args.name, parse_param_args(args.param)).to_frame()
+        result = store.run_query(args.name, parse_param_args(args.param))
+    rows = result.rows if args.full_id else [{c: mask_identifier(c, v) for c, v in row.items()} for row in result.rows]
+    frame = pd.DataFrame(rows, columns=result.columns)
+    audit_read(args, layout.work_dir, _persons_in(result.rows[:args.limit]), query=args.name, rows=len(frame),
+               full_id=args.full_id)
     with pd.option_context("display.max_rows", args.limit, "display.width", 200, "display.max_columns", None):
         print(frame.head(args.limit).to_string(index=False))
     print(f"({len(frame)} 行 rows)")
@@ -35,6 +47,10 @@ def _query_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", help="图谱库 store folder or neo4j URI")
     parser.add_argument("--param", action="append", default=[], metavar="K=V", help="查询参数 query parameter")
     parser.add_argument("--limit", type=int, default=50, help="最多显示行数 rows to print")
+    parser.add_argument("--full-id", action="store_true",
+                        help="显示完整身份证号和电话（仅限授权人员，记入审计日志） show full ID numbers and phones "
+                             "(authorised staff; audited)")
+    parser.add_argument("--work-dir", help="本地状态目录，含审计日志 (for a Neo4j store; default: inside the store folder)")
 
 
 def cmd_export_neo4j(args: argparse.Namespace) -> int:
@@ -43,6 +59,7 @@ def cmd_export_neo4j(args: argparse.Namespace) -> int:
     from resolver.pipeline import StoreLayout
 
     layout = StoreLayout.for_store(args.store)
+    audit_read(args, layout.work_dir, [], out=args.out, scope="all persons")
     with EmbeddedStore(layout.graph_spec, must_exist=True) as store:
         bundle = export_neo4j_import(store, Path(args.out), database=args.database)
     print(instructions(bundle, database=args.database))

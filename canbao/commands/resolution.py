@@ -5,7 +5,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from canbao.commands import command, date_argument, progress
+from canbao.commands import audit_read, command, date_argument, progress
 
 def cmd_run(args: argparse.Namespace) -> int:
     from resolver.divisions import load_divisions
@@ -29,7 +29,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from resolver.export import export_store
+    from resolver.pipeline import StoreLayout
 
+    # Every person of the store is written: the row lists none, and goes in before the files are written.
+    layout = StoreLayout.for_store(args.store, Path(args.work_dir) if args.work_dir else None)
+    audit_read(args, layout.work_dir, [], out=args.out, scope="all persons")
     written = export_store(args.store, Path(args.out), Path(args.work_dir) if args.work_dir else None)
     for name, rows in written.items():
         print(f"{name}: {rows} 行 rows")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from canbao.commands import command
+from canbao.commands import audit_read, command
 
 PREVIEW_ROWS = 50
 
@@ -42,7 +42,9 @@ def _print_preview(table, total: int) -> None:
 def cmd_explain(args: argparse.Namespace) -> int:
     from resolver.person_explain import format_explanation, load_person_explanation
 
-    explanation = load_person_explanation(_layout(args), args.person_id)
+    layout = _layout(args)
+    explanation = load_person_explanation(layout, args.person_id)
+    audit_read(args, layout.work_dir, [args.person_id], full_id=args.full_id)
     print(format_explanation(explanation, _district_names(), full_id=args.full_id))
     return 0
 
@@ -71,6 +73,7 @@ def cmd_worklist(args: argparse.Namespace) -> int:
     persons, records = load_persons(layout), load_linked_records(layout)
     if args.unplaced:
         rows = build_unplaced(persons, records, status_labels())
+        audit_read(args, layout.work_dir, rows["person_id"], rows=len(rows), out=args.out)
         path = write_table(with_headers(rows, UNPLACED_HEADERS), Path(args.out), "无法定位 UNPLACED")
         print(f"无法定位名单 UNPLACED list: {len(rows)} 人 persons → {path}")
         return 0
@@ -80,6 +83,7 @@ def cmd_worklist(args: argparse.Namespace) -> int:
                          f"可用 (known): {', '.join(f'{c} {n}' for c, n in names.items())}")
     area = Area(args.district, args.street, args.community)
     rows = build_worklist(persons, records, area, status_labels(), names)
+    audit_read(args, layout.work_dir, rows["person_id"], rows=len(rows), out=args.out)
     path = write_table(with_headers(rows, WORKLIST_HEADERS), Path(args.out), "入户调查名单")
     where = " ".join(p for p in (args.district, names[args.district], args.street, args.community) if p)
     print(f"入户调查名单 work list {where}: {len(rows)} 人 persons → {path}")
@@ -102,8 +106,12 @@ def cmd_changes(args: argparse.Namespace) -> int:
     from resolver.status import status_labels
     from resolver.table_files import write_table
 
-    result = changes_since(_layout(args), args.since, args.until)
+    layout = _layout(args)
+    result = changes_since(layout, args.since, args.until)
     changes = changes_in_district(result.changes, args.district) if args.district else result.changes
+    shown = changes if args.out else changes.head(PREVIEW_ROWS)
+    audit_read(args, layout.work_dir, shown["person_id"] if "person_id" in shown else [], rows=len(changes),
+               out=args.out)
     print(f"自 since {result.since_run_id} (基准日 {result.since_as_of}) 至 until {result.until_run_id} "
           f"(基准日 {result.until_as_of})" + (f"  区 district {args.district}" if args.district else ""))
     counts = changes["change"].value_counts()
@@ -139,7 +147,10 @@ def cmd_ledger(args: argparse.Namespace) -> int:
     persons, records = load_persons(layout), load_linked_records(layout)
     if args.district:
         persons = persons[Area(args.district, args.street, args.community).contains(persons)]
-    ledger = with_headers(build_ledger(persons, records, steps, status_labels()), LEDGER_HEADERS)
+    rows = build_ledger(persons, records, steps, status_labels())
+    shown = rows if args.out else rows.head(PREVIEW_ROWS)
+    audit_read(args, layout.work_dir, shown["person_id"], rows=len(rows), out=args.out)
+    ledger = with_headers(rows, LEDGER_HEADERS)
     if args.out:
         print(f"跟踪台账 ledger: {len(ledger)} 人 persons → {write_table(ledger, Path(args.out), '跟踪台账')}")
     else:
