@@ -68,10 +68,10 @@ def _flock(path: Path, *, exclusive: bool, wait: bool) -> Iterator[bool]:
 def landing_lock(layout: StoreLayout, *, shared: bool = False) -> Iterator[None]:
     """The store's landing lock: exclusive to commit a landing, shared to read several files as one state.
 
-    A shared request on a store folder that does not exist yet takes no lock (there is nothing to read).
+    A shared request on a store folder that does not exist or that this user cannot write takes no lock.
     """
-    if shared and not layout.work_dir.is_dir():
-        yield
+    if shared and not os.access(layout.work_dir, os.W_OK):
+        yield   # a store not yet made, or one this user may only read (no landing of theirs to wait for)
         return
     with _flock(layout.work_dir / LANDING_LOCK, exclusive=not shared, wait=True):
         yield
