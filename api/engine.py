@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from resolver.mapping import SourceMapping, load_mappings
 from resolver.matching_config import MatchingConfig, load_matching_config
 from resolver.pipeline import person_profiles
 from resolver.dispatch import place_persons
+from resolver.landing import Landing, landing_lock
 from resolver.state import load_state, save_state
 
 log = logging.getLogger("canbao.api")
@@ -130,7 +132,8 @@ class Engine:
             graph.close()
             raise RuntimeError(f"{layout.graph_spec}: 图库中没有运行 (no run landed) — run `canbao run` first")
         config = load_matching_config(settings.matching) if settings.matching else load_matching_config()
-        live = LiveState(load_state(layout.state_dir))
+        with layout.reading():
+            live = LiveState(load_state(layout.state_dir))
         live.warm(config)
         engine = cls(settings, graph, live, config, load_mappings(settings.sources), settings.as_of or runs[-1].as_of,
                      runs[-1].run_id)
@@ -416,11 +419,12 @@ class Engine:
             log.warning("resolver state changed on disk (a `canbao run`?): reloading %s", self.layout.state_dir)
             with self._graph_lock:
                 runs = self.graph.runs()
-            self.live = LiveState(load_state(self.layout.state_dir))
+            with self.layout.reading():   # the stamp of the state just read, not of one landed after it
+                self.live = LiveState(load_state(self.layout.state_dir))
+                self._stamp = self._state_stamp()
             self.live.warm(self.config)
             self.as_of = self.settings.as_of or runs[-1].as_of
             self.run_id = runs[-1].run_id
-            self._stamp = self._state_stamp()
             self._saved_version = self.live.version
             self._pending_records.clear()
             self._constraints = self._statuses = self._queue_cache = None
@@ -464,10 +468,14 @@ class Engine:
             log.exception("flushing the resolver state failed; it will be retried after the next change")
 
     def flush(self) -> None:
-        """Save what the API attached: records.parquet first, then the resolver state (state.json last).
+        """Save what the API attached as one landing (resolver/landing.py): records.parquet and the resolver
+        state are staged, then moved into place together, so a crash leaves the old pair or the new one.
 
         Lock order: the state lock only to take a snapshot, then the flush lock alone while writing, so a
-        flush never waits for the state lock while holding the flush lock (no deadlock with a writer).
+        flush never waits for the state lock while holding the flush lock (no deadlock with a writer). The
+        store's landing lock is held while staging and moving: a `canbao run` lands before or after, never
+        in between; when one landed since the state was loaded, this flush is dropped (the run's state is
+        reloaded on the next request and confirmed surveys are replayed into it).
         """
         with self._state_lock:
             if self.live.version == self._saved_version:
@@ -480,10 +488,24 @@ class Engine:
             if live is not self.live or version <= self._saved_version:
                 return   # a later snapshot was saved meanwhile, or a `canbao run` replaced the state
             started = time.perf_counter()
-            if pending:
-                _append_records(self.layout.records_file, pd.concat(list(pending.values()), ignore_index=True))
-            save_state(state, self.layout.state_dir)
-            self._stamp = self._state_stamp()
+            with landing_lock(self.layout):
+                if self._state_stamp() != self._stamp:
+                    log.warning("a `canbao run` landed since the state was loaded: this flush is dropped; the run's "
+                                "state is reloaded on the next request and confirmed surveys replayed into it")
+                    return
+                landing = Landing(self.layout, token=f"api-{uuid.uuid4().hex[:12]}")
+                try:
+                    if pending:
+                        combined = _with_records(self.layout.records_file,
+                                                 pd.concat(list(pending.values()), ignore_index=True))
+                        if combined is not None:
+                            _write_arrow(combined, landing.stage(self.layout.records_file))
+                    save_state(state, landing.stage_dir(self.layout.state_dir))
+                    landing.commit(locked=True)
+                except BaseException:
+                    landing.discard()
+                    raise
+                self._stamp = self._state_stamp()
             self._saved_version = version
             for key in pending:
                 self._pending_records.pop(key, None)
@@ -512,8 +534,9 @@ def _relink_steps(record_key: str, person_id: str, probability: float, method: s
     ]
 
 
-def _append_records(path: Path, fresh: pd.DataFrame) -> None:
-    """Append canonical rows to records.parquet (keys already there are skipped), atomically.
+def _with_records(path: Path, fresh: pd.DataFrame) -> Any:
+    """records.parquet with canonical rows appended (keys already there skipped), as an Arrow table; None when
+    every row is already there.
 
     The stored rows stay in Arrow (read, concatenated and written by Arrow's C++ without the
     interpreter lock): a city's file is millions of rows, and turning them into Python objects
@@ -528,15 +551,19 @@ def _append_records(path: Path, fresh: pd.DataFrame) -> None:
     stored = existing.column("record_key").combine_chunks().cast(pa.string())
     fresh = fresh[~pc.is_in(keys, value_set=stored).to_numpy(zero_copy_only=False)]
     if fresh.empty:
-        return
+        return None
     fresh = fresh.reindex(columns=existing.column_names)
     for field in existing.schema:   # the stored types win (dates stay timestamps, line stays an integer)
         if pa.types.is_temporal(field.type) or pa.types.is_integer(field.type) or pa.types.is_floating(field.type):
             fresh[field.name] = fresh[field.name].astype(field.type.to_pandas_dtype())
     added = pa.Table.from_pandas(fresh, schema=existing.schema, preserve_index=False)
-    temporary = path.with_suffix(".parquet.tmp")
-    pq.write_table(pa.concat_tables([existing, added]), temporary)
-    temporary.replace(path)
+    return pa.concat_tables([existing, added])
+
+
+def _write_arrow(table: Any, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path)
 
 
 __all__ = ["Candidate", "ChangeOutcome", "Engine", "OpenPair"]

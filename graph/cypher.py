@@ -127,6 +127,7 @@ SWITCH_END = Statement("switch_end", (
     "MATCH (s:CanbaoState {name: 'run_switch'}) SET s.state = 'landed'"))
 SWITCH_STATE = Statement("switch_state", (
     "MATCH (s:CanbaoState {name: 'run_switch'}) RETURN s.run_id AS run_id, s.state AS state"))
+STAGED_RUN = Statement("staged_run", f"MATCH (r:{STAGED_PREFIX}Run {{run_id: $run_id}}) RETURN count(r) AS total")
 
 
 # --- reads --------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ def all_neo4j_statements() -> dict[str, str]:
     from graph.queries import CATALOGUE
 
     statements: list[Statement] = [
-        *neo4j_schema(), SWITCH_BEGIN, SWITCH_END, SWITCH_STATE,
+        *neo4j_schema(), SWITCH_BEGIN, SWITCH_END, SWITCH_STATE, STAGED_RUN,
         PERSON_BY_ID, PERSONS_BY_ID_NUMBER, PERSON_RECORDS, PERSON_EMPLOYERS, PERSON_HOUSEHOLD,
         PERSON_OPEN_MATCHES, RUN_BY_ID, RUNS, UNENROLLED_PAGE, UNENROLLED_COUNT, REVIEW_PAGE, REVIEW_COUNT,
         DECISIONS, *COUNT_LABEL.values(), upsert_record(frozenset()), UNLINK_RECORD, LINK_RECORD, RECORD_DECISION,

@@ -1,9 +1,11 @@
 """EmbeddedStore: the person graph in a LadybugDB database inside a folder (the default store).
 
 A run lands whole or not at all by snapshot swap: it is COPY'd into a new database file
-under ``snapshots/<name>.partial/``, renamed, and only then does the ``CURRENT`` pointer
-file switch to it (``os.replace`` is atomic). A crash mid-write leaves CURRENT on the
-previous snapshot and a ``.partial`` folder the next write removes; the run can be repeated.
+under ``snapshots/<name>.partial/`` and renamed (``_stage``); only then does the ``CURRENT``
+pointer file switch to it (``land_staged``; ``os.replace`` is atomic). A store landing
+(resolver/landing.py) stages the snapshot with the run's other files and switches CURRENT as
+one step of its manifest. A crash before the switch leaves CURRENT on the previous snapshot
+and an unpointed or ``.partial`` folder the next write removes; the run can be repeated.
 Readers notice a switched CURRENT on their next call and reopen. Incremental upserts go
 into the current snapshot in one transaction each, under the folder's write lock.
 
@@ -18,7 +20,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -123,11 +125,13 @@ class EmbeddedStore(GraphStore):
                 shutil.rmtree(entry, ignore_errors=True)
 
     @contextmanager
-    def _write_lock(self, operation: str) -> Iterator[None]:
+    def _write_lock(self, operation: str, *, wait: bool = False) -> Iterator[None]:
+        """The folder's write lock; refused at once when taken, unless ``wait`` (a landing's switch waits for an
+        upsert's transaction to end)."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.folder / ".write.lock", "w") as lock:
             try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 raise StoreBusy(self.describe, operation, "另一进程正在写入 (another process is writing); 稍后重试 (retry later)",
                                 retryable=True) from None
@@ -218,7 +222,11 @@ class EmbeddedStore(GraphStore):
             self._execute(conn, "COMMIT", {}, operation)
             return out
 
-    def _land(self, frames: GraphFrames, run: RunInfo) -> str:
+    def landed(self) -> bool:
+        return self.current_snapshot() is not None
+
+    def _stage(self, frames: GraphFrames, run: RunInfo) -> dict[str, Any]:
+        """COPY the run into a new snapshot, not yet pointed at; leftovers of a crashed write are removed first."""
         with self._write_lock(f"write_run {run.run_id}"):
             previous = self.current_snapshot()
             self._prune(keep={n for n in (previous,) if n})  # leftovers of a crashed write
@@ -229,9 +237,19 @@ class EmbeddedStore(GraphStore):
                 self._copy_all(writer, frames)
             final = self.folder / SNAPSHOTS / name
             os.replace(partial, final)
-            self._point_current(name)
-            self._prune(keep={name, *(n for n in (previous,) if n)})
-            return str(final / DB_FILE)
+            return {"store": str(self.folder), "snapshot": name, "previous": previous,
+                    "location": str(final / DB_FILE)}
+
+    def land_staged(self, staged: Mapping[str, Any]) -> None:
+        """Point CURRENT at the staged snapshot and keep only it and the previous one (idempotent)."""
+        name = staged["snapshot"]
+        with self._write_lock(f"land {name}", wait=True):
+            if self.current_snapshot() != name:
+                if not self._snapshot_file(name).is_file():
+                    raise StoreUnavailable(self.describe, f"land {name}", "暂存的快照不存在 (the staged snapshot is "
+                                           "gone) — 重新运行 `canbao run` (rerun)")
+                self._point_current(name)
+            self._prune(keep={name, *(n for n in (staged.get("previous"),) if n)})
 
     def _copy_all(self, writer: _BulkWriter, frames: GraphFrames) -> None:
         for ddl in embedded_schema():

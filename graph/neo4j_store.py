@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import pandas as pd
 
 from graph.cypher import (
-    STAGED_PREFIX, STATE_LABEL, SWITCH_BEGIN, SWITCH_END, SWITCH_STATE, Dialect, Statement, create_nodes, create_rels,
+    STAGED_PREFIX, STAGED_RUN, STATE_LABEL, SWITCH_BEGIN, SWITCH_END, SWITCH_STATE, Dialect, Statement, create_nodes, create_rels,
     delete_batch, neo4j_schema, relabel_batch,
 )
 from graph.errors import MissingDependency, StoreError, StoreSpecError, from_neo4j
@@ -232,7 +232,7 @@ class Neo4jStore(GraphStore):
             self._repeat_until_done(relabel_batch(label), batch, operation)
         self._write_one(SWITCH_END, {}, operation)
 
-    def _land(self, frames: GraphFrames, run: RunInfo) -> str:
+    def _stage(self, frames: GraphFrames, run: RunInfo) -> dict[str, Any]:
         operation = f"write_run {run.run_id}"
         for label in NODE_PROPERTIES:  # leftovers of a crashed staging
             self._repeat_until_done(delete_batch(f"{STAGED_PREFIX}{label}"), self.batch_size, operation)
@@ -247,6 +247,20 @@ class Neo4jStore(GraphStore):
             for rows in batches(rows_of, self.batch_size):
                 self._write_one(statement, {"rows": rows}, f"{operation}/{name}")
             del frame, rows_of
-        self._switch(run.run_id)
-        return f"{self.settings.uri} database {self.settings.database}"
+        return {"store": self.settings.uri, "run_id": run.run_id,
+                "location": f"{self.settings.uri} database {self.settings.database}"}
 
+    def land_staged(self, staged: Mapping[str, Any]) -> None:
+        """Switch to the staged run (idempotent: done when it is landed; an interrupted switch is finished)."""
+        run_id = staged["run_id"]
+        rows = self._rows(SWITCH_STATE.neo4j, {}, "switch_state")
+        state = rows[0] if rows else {"run_id": None, "state": None}
+        if state["state"] == "switching":
+            self._switch(state["run_id"])
+        elif state["run_id"] == run_id and state["state"] == "landed":
+            return
+        if state["run_id"] != run_id:
+            if not int(self._rows(STAGED_RUN.neo4j, {"run_id": run_id}, "staged_run")[0]["total"]):
+                raise StoreError(self.describe, f"land {run_id}", "暂存的运行不存在 (the staged run is gone) — "
+                                 "重新运行 `canbao run` (rerun)")
+            self._switch(run_id)

@@ -3,7 +3,8 @@
 The template methods here turn domain calls (write a run, a person's 360° view, the work
 list, a steward decision) into Statements from graph/cypher.py and rows into dataclasses.
 A backend implements ``_rows`` (read), ``_write`` (statements in one transaction),
-``_land`` (a whole run, all or nothing), ``setup_schema`` and ``close``.
+``_stage`` (a whole run written where no reader sees it) and ``land_staged`` (the switch to it),
+``setup_schema`` and ``close``.
 """
 from __future__ import annotations
 
@@ -248,11 +249,19 @@ class GraphStore(ABC):
         """Run statements in one transaction, all or nothing; each step's rows."""
 
     @abstractmethod
-    def _land(self, frames: GraphFrames, run: RunInfo) -> str:
-        """Replace the whole graph by a run's frames, all or nothing; returns where it landed.
+    def _stage(self, frames: GraphFrames, run: RunInfo) -> dict[str, Any]:
+        """Write a run's frames where no reader sees them; returns what ``land_staged`` needs (JSON-able).
 
         Takes the frames with ``frames.drain()`` (write order, each released once written: bounded memory).
         """
+
+    @abstractmethod
+    def land_staged(self, staged: Mapping[str, Any]) -> None:
+        """Make a staged run the graph every reader sees, all or nothing; idempotent (a crash recovery repeats it)."""
+
+    def landed(self) -> bool:
+        """True when the store holds a landed graph (reading it creates nothing)."""
+        return True
 
     @abstractmethod
     def close(self) -> None:
@@ -270,12 +279,21 @@ class GraphStore(ABC):
     # --- runs -----------------------------------------------------------------------------
     def write_run(self, run: RunData) -> RunSummary:
         """Land a whole run (replacing the previous one); steward decisions and run history carry over."""
-        self.setup_schema()
-        history = [r for r in self.runs() if r.run_id != run.run.run_id]
-        carried = self.decisions()
+        summary, staged = self.stage_run(run)
+        self.land_staged(staged)
+        return summary
+
+    def stage_run(self, run: RunData) -> tuple[RunSummary, dict[str, Any]]:
+        """Write a whole run that no reader sees until ``land_staged(staged)`` (a store landing does that,
+        together with the store's files: resolver/landing.py); steward decisions and run history carry over."""
+        landed = self.landed()
+        if landed:
+            self.setup_schema()   # Neo4j: constraints, and an interrupted switch finished before history is read
+        history = [r for r in self.runs() if r.run_id != run.run.run_id] if landed else []
+        carried = self.decisions() if landed else pd.DataFrame(columns=list(DECISION_COLUMNS))
         frames = graph_frames(run, history=history, carried_decisions=carried)
-        location = self._land(frames, run.run)
-        return RunSummary(run_id=run.run.run_id, counts=frames.counts(), location=location)
+        staged = self._stage(frames, run.run)
+        return RunSummary(run_id=run.run.run_id, counts=frames.counts(), location=staged["location"]), staged
 
     def runs(self) -> list[RunInfo]:
         """Every run the store remembers, oldest first."""

@@ -16,13 +16,14 @@ PERSONS_COLUMNS = ["person_id", "id_number", "name", "status", "flags", "distric
 def export_store(store: str, out_dir: Path, work_dir: Path | None = None) -> dict[str, int]:
     """Write the three contract files for ``store``; returns rows written per file."""
     layout = StoreLayout.for_store(store, work_dir)
-    needed = [layout.links_file, layout.persons_file, layout.rejected_file]
-    missing = [str(p) for p in needed if not p.exists()]
-    if missing:
-        raise InputError(f"{store}: 库中还没有运行结果 (no run in this store yet; run `canbao run` first): {missing}")
-    links = pd.read_parquet(layout.links_file, columns=LINKS_COLUMNS)
-    persons = pd.read_parquet(layout.persons_file, columns=PERSONS_COLUMNS)
-    rejected = pd.read_parquet(layout.rejected_file, columns=REJECTED_COLUMNS)
+    with layout.reading():   # the three files of one landing, never two
+        needed = [layout.links_file, layout.persons_file, layout.rejected_file]
+        missing = [str(p) for p in needed if not p.exists()]
+        if missing:
+            raise InputError(f"{store}: 库中还没有运行结果 (no run in this store yet; run `canbao run` first): {missing}")
+        links = pd.read_parquet(layout.links_file, columns=LINKS_COLUMNS)
+        persons = pd.read_parquet(layout.persons_file, columns=PERSONS_COLUMNS)
+        rejected = pd.read_parquet(layout.rejected_file, columns=REJECTED_COLUMNS)
     out_dir.mkdir(parents=True, exist_ok=True)
     links.to_csv(out_dir / "links.csv", index=False, columns=LINKS_COLUMNS)
     persons.to_csv(out_dir / "persons.csv", index=False, columns=PERSONS_COLUMNS)

@@ -22,7 +22,7 @@ import itertools
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cache
 from operator import itemgetter
@@ -48,9 +48,6 @@ from resolver.standardise.unique import ParallelMap, clean_text_within, map_uniq
 FILE_NAME = re.compile(r"^(?P<source>[a-z][a-z0-9_]*)_(?P<period>\d{6})\.(?:csv|xlsx)$", re.IGNORECASE)
 REJECTED_COLUMNS = ["source", "file", "line", "reason"]
 REJECTED_FILE_COLUMNS = ["source", "file", "rows", "reason"]
-# What identifies a rejection across runs of one store (merge_rejections).
-REJECTION_KEY = ["source", "file", "line"]
-REJECTED_FILE_KEY = ["source", "file"]
 QUALITY_COLUMNS = ["record_key", "source", "file", "line", "field", "issue"]
 # With ``workers=None``, folders holding at least this many bytes of extracts use a second process.
 PARALLEL_MIN_BYTES = 100_000_000
@@ -724,14 +721,14 @@ def write_reports(result: IngestResult, out_dir: Path) -> None:
     result.quality.to_csv(out_dir / "quality.csv", index=False, columns=QUALITY_COLUMNS)
 
 
-def merge_rejections(previous: pd.DataFrame, latest: pd.DataFrame, key: list[str]) -> pd.DataFrame:
-    """A store's cumulative report after a run: one row per ``key``, the latest run's reason winning.
+def merge_rejections(previous: pd.DataFrame, latest: pd.DataFrame, files_read: Collection[str]) -> pd.DataFrame:
+    """A store's cumulative report after a run: what the latest reading of each file said.
 
-    Key (source, file, line) for rejected rows, (source, file) for files rejected whole: ingesting the
-    same folder twice lists each rejection once.
+    A file read in this run replaces every earlier rejection of it (a corrected row leaves the report; the
+    same folder run twice lists each rejection once); files not read this time keep theirs.
     """
-    frames = [frame for frame in (previous, latest) if len(frame)]
+    kept = previous[~previous["file"].isin(list(files_read))]
+    frames = [frame for frame in (kept, latest) if len(frame)]
     if not frames:
         return latest.iloc[:0].reset_index(drop=True)
-    merged = pd.concat(frames, ignore_index=True)
-    return merged.drop_duplicates(key, keep="last").reset_index(drop=True)
+    return pd.concat(frames, ignore_index=True)

@@ -9,8 +9,10 @@ reports. On a store that already holds a run, only new extracts are resolved
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,18 +20,20 @@ import numpy as np
 import pandas as pd
 
 from resolver.dispatch import descending_key, first_per_code, place_persons
-from resolver.ingest import (REJECTED_FILE_KEY, REJECTION_KEY, IngestResult, ingest_folder, merge_rejections,
-                             write_reports)
+from resolver.ingest import IngestResult, ingest_folder, merge_rejections, write_reports
 from resolver.mapping import SourceMapping
 from resolver.matching_config import MatchingConfig, load_matching_config
 from resolver.memory import allocate_arrow_on_c_heap, release_free_memory
 from resolver.resolve import Resolution, resolve, resolve_incremental
-from resolver.runs import RunEntry, record_run
+from resolver.faults import RUN_STAGES, crash_point, crash_stage
+from resolver.landing import Landing, discard_leftovers, run_lock
+from resolver.runs import RunEntry, record_run, run_index_file
 from resolver.state import ResolverState, has_state, load_state, save_state, state_records, write_parquet
 from resolver.status import STATUS_ORDER, PersonCodes, status_table, take_column
 
 Progress = Callable[[str], None]
-# Called with a stage's name as it ends: "ingest", "resolve.<sub-stage>", "status", "graph", "save".
+# Called with a stage's name as it ends: "ingest", "resolve.<sub-stage>", "status", "graph", "save"
+# ("graph" and "save" write under staged names; the run then lands in one step: resolver/landing.py).
 StageHook = Callable[[str], None]
 
 # Which record speaks for the person's name and identity: the police register first.
@@ -46,17 +50,32 @@ DECISION_CONSTRAINTS = {"match": "must_link", "not_match": "cannot_link"}
 
 @dataclass(frozen=True)
 class StoreLayout:
-    """Where a store keeps its parts (a Neo4j store keeps the local parts in ``work_dir``)."""
+    """Where a store keeps its parts (a Neo4j store keeps the local parts in ``work_dir``).
+
+    ``for_store`` is how every command and the API open a store: it first rolls forward a run's
+    landing that a crash interrupted (resolver/landing.py), so every reader sees one run everywhere.
+    """
 
     graph_spec: str
     work_dir: Path
 
     @classmethod
     def for_store(cls, store: str, work_dir: Path | None = None) -> "StoreLayout":
+        from resolver.landing import recover
+
         if "://" in store:
-            return cls(graph_spec=store, work_dir=Path(work_dir or "canbao-work"))
-        root = Path(store)
-        return cls(graph_spec=str(root / "graph"), work_dir=Path(work_dir or root))
+            layout = cls(graph_spec=store, work_dir=Path(work_dir or "canbao-work"))
+        else:
+            root = Path(store)
+            layout = cls(graph_spec=str(root / "graph"), work_dir=Path(work_dir or root))
+        recover(layout)
+        return layout
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Hold while reading several of the store's files, so a landing cannot move them in between."""
+        from resolver.landing import landing_lock
+
+        return landing_lock(self, shared=True)
 
     @property
     def state_dir(self) -> Path:
@@ -83,8 +102,12 @@ class StoreLayout:
     def links_file(self) -> Path:
         return self.state_dir / "links.parquet"
 
+    @property
+    def runs_dir(self) -> Path:
+        return self.work_dir / "runs"
+
     def run_dir(self, run_id: str) -> Path:
-        return self.work_dir / "runs" / run_id
+        return self.runs_dir / run_id
 
 
 @dataclass
@@ -221,24 +244,26 @@ def run_pipeline(
     """Ingest ``input_dir`` into ``store``, resolving against what the store already holds.
 
     ``on_stage(name)`` is called as each stage ends, so a benchmark (bench/city.py) can take
-    wall time and peak memory per stage without parsing progress messages.
+    wall time and peak memory per stage without parsing progress messages. Nothing in the store
+    changes until the run lands in one step (resolver/landing.py): graph, state, parquet files and
+    run index together. CANBAO_CRASH_AT=<stage> ends the process after that stage (resolver/faults.py).
     """
-    from graph import RunData, RunInfo, open_store
-
     say = progress or (lambda message: None)
     hook = on_stage or (lambda name: None)
+    crash_stage()   # an unknown CANBAO_CRASH_AT is refused before any work
 
     def stage_done(name: str) -> None:
         release_free_memory()   # what a finished stage freed is not carried into the next one's peak
         hook(name)
+        if name in RUN_STAGES:
+            crash_point(name)
 
     layout = StoreLayout.for_store(store, work_dir)
-    layout.work_dir.mkdir(parents=True, exist_ok=True)
     started_at = dt.datetime.now(dt.timezone.utc)
     run_id = started_at.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     matching = matching or load_matching_config()
 
-    ingest = ingest_folder(Path(input_dir), mappings, progress=say)
+    ingest = ingest_folder(Path(input_dir), mappings, progress=say)   # the store folder is not touched before this
     allocate_arrow_on_c_heap()
     say(f"读入 ingested: {ingest.summary()}")
     stage_done("ingest")
@@ -247,21 +272,64 @@ def run_pipeline(
         say(f"{name}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
         stage_done(f"resolve.{name}")
 
+    layout.work_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(layout):
+        discard_leftovers(layout)   # staged files of a run that crashed before it landed
+        landing = Landing(layout, token=run_id)
+        try:
+            outcome, graph = _resolve_and_stage(ingest, layout, landing, run_id, started_at, as_of, matching,
+                                                stage, stage_done, say)
+        except BaseException:
+            landing.discard()
+            raise
+        landing.commit(graph, checkpoint=crash_point)
+    say(f"已落库 landed: 图、状态、记录与运行索引 (graph, state, records and run index) {layout.work_dir}")
+    return outcome
+
+
+def _state_stamp(layout: StoreLayout) -> tuple[int, int]:
+    """Which landing the state on disk is from (every landing replaces state.json by a rename)."""
+    meta = os.stat(layout.state_dir / "state.json")
+    return meta.st_ino, meta.st_mtime_ns
+
+
+def _resolve_and_stage(ingest: IngestResult, layout: StoreLayout, landing: Landing, run_id: str,
+                       started_at: dt.datetime, as_of: dt.date, matching: MatchingConfig,
+                       stage: Callable[[str, dict], None], stage_done: StageHook,
+                       say: Progress) -> tuple[RunOutcome, dict]:
+    """Resolve against the store and write everything the run lands under staged names (nothing current yet);
+    returns the outcome and the graph's staged run for the landing manifest."""
+    from graph import RunData, RunInfo, StoreBusy, open_store
+    from graph.model import DECISION_COLUMNS
+
     with open_store(layout.graph_spec) as graph_store:
-        decisions = graph_store.decisions()
+        decisions = graph_store.decisions() if graph_store.landed() else pd.DataFrame(columns=list(DECISION_COLUMNS))
         constraints = steward_constraints(decisions)
-        incremental = has_state(layout.state_dir) and layout.records_file.exists()
+        with layout.reading():   # the API's flush lands the state and records.parquet together
+            incremental = has_state(layout.state_dir) and layout.records_file.exists()
+            if incremental:
+                state, stamp = load_state(layout.state_dir), _state_stamp(layout)
         if incremental:
-            state = load_state(layout.state_dir)
             resolution, union = resolve_incremental(ingest.records, state, matching, constraints, progress=stage)
-            previous = pd.read_parquet(layout.records_file)
+            # Read after resolving (a city's records are GBs), checking they belong to the state just resolved against.
+            with layout.reading():
+                if _state_stamp(layout) != stamp:
+                    raise StoreBusy(f"库 store {layout.work_dir}", "run", "运行期间库被 API 更新 (the API saved the "
+                                    "state during this run); 重新运行 (run again)", retryable=True)
+                previous = pd.read_parquet(layout.records_file)
+                previous_rejected = pd.read_parquet(layout.rejected_file)
+                previous_rejected_files = (pd.read_parquet(layout.rejected_files_file)
+                                           if layout.rejected_files_file.exists() else ingest.rejected_files.iloc[:0])
             fresh = ingest.records[~ingest.records["record_key"].isin(previous["record_key"])]
             records = pd.concat([previous, fresh], ignore_index=True)
-            rejected = merge_rejections(pd.read_parquet(layout.rejected_file), ingest.rejected, REJECTION_KEY)
+            files_read = [report.file for report in ingest.files]
+            rejected = merge_rejections(previous_rejected, ingest.rejected, files_read)
+            rejected_files = merge_rejections(previous_rejected_files, ingest.rejected_files, files_read)
         else:
             resolution = resolve(ingest.records, matching, decisions=constraints, progress=stage)
             records = ingest.records
-            rejected = ingest.rejected
+            rejected, rejected_files = ingest.rejected, ingest.rejected_files
+        crash_point("resolve")
 
         linked = _linked_records(records, resolution)
         persons = build_persons(linked, as_of, resolution.flagged_conflicts)
@@ -276,35 +344,34 @@ def run_pipeline(
                     **{k: int(v) for k, v in resolution.counts.items()}},
             model_version=str(resolution.model.to_dict().get("version", "")),
         )
-        graph_store.write_run(RunData(
+        _, graph = graph_store.stage_run(RunData(
             records=linked,
             persons=persons,
             possible_matches=_possible_matches(resolution),
             decisions=decisions,
             run=run_info,
         ))
-        say(f"图已写入 graph written: {layout.graph_spec}")
+        say(f"图已写入（待落库） graph written, not yet current: {layout.graph_spec}")
         stage_done("graph")
 
     # The state's matching columns are a view of the records (Resolution.state would copy them).
     save_state(ResolverState(records=state_records(records), links=resolution.links, edges=resolution.edges,
-                             conflicts=resolution.conflicts, model=resolution.model), layout.state_dir)
-    _write_parquet(linked, [c for c in linked.columns if c not in RECORD_LINK_COLUMNS], layout.records_file)
-    rejected.to_parquet(layout.rejected_file, index=False)
-    previous_files = (pd.read_parquet(layout.rejected_files_file) if incremental and layout.rejected_files_file.exists()
-                      else ingest.rejected_files.iloc[:0])
-    merge_rejections(previous_files, ingest.rejected_files, REJECTED_FILE_KEY).to_parquet(
-        layout.rejected_files_file, index=False)
-    write_parquet(persons, layout.persons_file)
-    run_dir = layout.run_dir(run_id)
+                             conflicts=resolution.conflicts, model=resolution.model), landing.stage_dir(layout.state_dir))
+    _write_parquet(linked, [c for c in linked.columns if c not in RECORD_LINK_COLUMNS],
+                   landing.stage(layout.records_file))
+    rejected.to_parquet(landing.stage(layout.rejected_file), index=False)
+    rejected_files.to_parquet(landing.stage(layout.rejected_files_file), index=False)
+    write_parquet(persons, landing.stage(layout.persons_file))
+    run_dir = landing.stage_dir(layout.run_dir(run_id))
     write_reports(ingest, run_dir)
     # The run's person snapshot and index entry, so later runs and months can be compared (arts. 28-30, 34).
     record_run(layout, RunEntry(run_id=run_id, as_of=as_of, started_at=started_at,
                                 finished_at=dt.datetime.now(dt.timezone.utc), persons=len(persons),
-                                incremental=incremental), persons)
+                                incremental=incremental), persons,
+               run_dir=run_dir, index_file=landing.stage(run_index_file(layout)))
     stage_done("save")
     return RunOutcome(run_id=run_id, as_of=as_of, ingest=ingest, resolution=resolution, records=linked,
-                      persons=persons, rejected=rejected, incremental=incremental)
+                      persons=persons, rejected=rejected, incremental=incremental), graph
 
 
 def format_summary(outcome: RunOutcome, district_names: dict[str, str]) -> str:

@@ -55,18 +55,31 @@ class RunEntry:
 
 
 def _runs_dir(layout: StoreLayout) -> Path:
-    return layout.work_dir / "runs"
+    return layout.runs_dir
 
 
-def record_run(layout: StoreLayout, entry: RunEntry, persons: pd.DataFrame) -> Path:
-    """Keep the run's person snapshot and add the run to the index; returns the snapshot path."""
-    snapshot = layout.run_dir(entry.run_id) / SNAPSHOT_FILE
+def run_index_file(layout: StoreLayout) -> Path:
+    return _runs_dir(layout) / INDEX_FILE
+
+
+def record_run(layout: StoreLayout, entry: RunEntry, persons: pd.DataFrame, *, run_dir: Path | None = None,
+               index_file: Path | None = None) -> Path:
+    """Keep the run's person snapshot and add the run to the index; returns the snapshot path.
+
+    A landing passes staged places for the run's folder and the index (resolver/landing.py); without them
+    both are written in place (the index atomically).
+    """
+    snapshot = (run_dir or layout.run_dir(entry.run_id)) / SNAPSHOT_FILE
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     persons[SNAPSHOT_COLUMNS].to_parquet(snapshot, index=False)
     entries = [e for e in read_run_index(layout) if e.run_id != entry.run_id] + [entry]
-    index = _runs_dir(layout) / INDEX_FILE
+    text = json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2)
+    if index_file is not None:
+        index_file.write_text(text, encoding="utf-8")
+        return snapshot
+    index = run_index_file(layout)
     temporary = index.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2), encoding="utf-8")
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(index)
     return snapshot
 

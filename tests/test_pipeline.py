@@ -100,6 +100,19 @@ def test_the_same_folder_run_twice_lists_each_rejection_once(first_extracts: Pat
     assert len(second.records) + len(second.rejected) == second.ingest.rows_in == 6
 
 
+def test_a_corrected_file_takes_its_rows_out_of_the_rejection_report(first_extracts: Path, tmp_path: Path):
+    store = str(tmp_path / "store")
+    first = run_pipeline(first_extracts, store, AS_OF)
+    assert first.rejected[["file", "line"]].values.tolist() == [["tax_iit_202610.csv", 3]]
+    corrected = (first_extracts / "tax_iit_202610.csv").read_text("utf-8").replace(
+        "T2,,,,", f"T2,王强,居民身份证,{WANG},")
+    (first_extracts / "tax_iit_202610.csv").write_text(corrected, "utf-8")
+    second = run_pipeline(first_extracts, store, AS_OF)
+    assert second.rejected.empty
+    # Rows in = records + rejected rows, for the store as for the run.
+    assert len(second.records) == second.ingest.rows_in == 6
+
+
 def test_cli_run_prints_the_summary_per_district(first_extracts: Path, tmp_path: Path, capsys):
     code = main(["run", "--input", str(first_extracts), "--store", str(tmp_path / "store"),
                  "--as-of", AS_OF.isoformat()])

@@ -48,6 +48,12 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sources", help="额外或替换的映射文件目录 folder of source mapping YAML files")
     parser.add_argument("--matching", help="匹配配置 matching YAML (default resolver/config/matching.yaml)")
     parser.add_argument("--work-dir", help="本地状态目录 (for a Neo4j store; default: inside the store folder)")
+    from resolver.faults import CRASH_ENV, stages_help
+
+    parser.epilog = (f"落库 landing: 图、状态、记录文件与运行索引一步落库, 中途崩溃只留下上一次或本次运行 (a run lands "
+                     f"graph, state, parquet files and run index in one step; a crash leaves the previous run or "
+                     f"this one). 故障注入 fault injection: {CRASH_ENV}=<stage> ends the process with exit code "
+                     f"137 right after that stage — {stages_help()}.")
 
 
 @command("export", "导出评估文件 links.csv、persons.csv、rejected.csv (write the export contract)", cmd_export)
