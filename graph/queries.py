@@ -267,12 +267,13 @@ def _shown(value: object) -> str:
 
 
 def _refuse(query: NamedQuery, param: QueryParam, value: object, what: str) -> QueryError:
-    return QueryError(f"查询 {query.name} 的参数 {param.name} {what}: {_shown(value)}", param=param.name)
+    """A QueryError naming the parameter, what is wrong, its accepted values and (cut short) the value given."""
+    accepted = f"；可用 (accepted) {param.range_text}" if param.kind != "text" else ""
+    return QueryError(f"查询 {query.name} 的参数 {param.name} {what}{accepted}: {_shown(value)}", param=param.name)
 
 
 def _out_of_range(query: NamedQuery, param: QueryParam, value: object) -> QueryError:
-    return _refuse(query, param, value, f"应在 {param.minimum} 到 {param.maximum} 之间 "
-                                        f"(must be between {param.minimum} and {param.maximum})")
+    return _refuse(query, param, value, "超出范围 (out of range)")
 
 
 def _as_int(query: NamedQuery, param: QueryParam, value: object) -> int:
