@@ -266,3 +266,27 @@ def test_the_cli_pages_a_named_query_past_its_end_to_no_rows(store: Path, capsys
 
     assert main(["query", "unenrolled_persons", "--store", str(store), "--param", f"skip={MAX_SKIP}"]) == 0
     assert "(0 行 rows)" in capsys.readouterr().out
+
+
+def test_count_and_page_see_one_snapshot_while_a_writer_shrinks_the_set(store: Path, tmp_path: Path):
+    """A write between the count and the page must not move the page past the end: both read one snapshot."""
+    import ladybug
+
+    from graph.cypher import UNENROLLED_COUNT
+
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    area = {"district_code": "120104", "street": "", "community": ""}
+    with EmbeddedStore(copy / "graph", must_exist=True, threads=1) as graph:
+        count = UNENROLLED_COUNT.text(graph.dialect)
+
+        def count_write_count(read):
+            before = read(count, area)[0]["total"]
+            writer = ladybug.Connection(graph._db)   # another connection to the same database, as a writer uses
+            writer.execute("MATCH (p:Person) WHERE p.status = 'UNENROLLED' AND p.district_code = '120104' "
+                           "DETACH DELETE p")
+            return before, read(count, area)[0]["total"]
+
+        before, after = graph._snapshot_reads(count_write_count, "test")
+        assert before == after > 0
+        assert graph.unenrolled_work_list("120104").total == 0   # the write did land, for the next reader
