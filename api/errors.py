@@ -8,7 +8,7 @@
     ApiError            raised by routes: status, code, message (Chinese with English)
     RequestValidationError / RowRejected → 422 with field-level Chinese messages
     HTTPException       Starlette's 404/405 → same shape
-    graph StoreBusy/StoreUnavailable → 503 (retry); QueryError → 422; other GraphError → 503
+    graph StoreBusy/StoreUnavailable → 503 (retry); QueryError → 422 (naming the parameter); other GraphError → 503
     anything else       → 500 without internals (they go to the server log)
 
 No answer names a folder of the server: the store's paths in a message (an InputError of the
@@ -217,7 +217,8 @@ def install(app: FastAPI, private_folders: list[Path | str] = ()) -> None:
 
     @app.exception_handler(QueryError)
     async def _query(request: Request, error: QueryError) -> JSONResponse:
-        return error_response(request, 422, str(error), "query_error")
+        fields = [{"field": error.param, "message": str(error)}] if error.param else None
+        return error_response(request, 422, str(error), "query_error", fields)
 
     @app.exception_handler(InputError)
     async def _input(request: Request, error: InputError) -> JSONResponse:

@@ -449,6 +449,8 @@ class QueryParamOut(BaseModel):
     kind: str
     default: str | int | float
     description: str
+    minimum: int | float | None = Field(None, description="最小值（含）smallest accepted value, for numbers")
+    maximum: int | float | None = Field(None, description="最大值（含）largest accepted value, for numbers")
 
 
 class QueryInfoOut(BaseModel):

@@ -248,4 +248,5 @@ def all_neo4j_statements() -> dict[str, str]:
             statements.append(create_rels(rel, f"{STAGED_PREFIX}{src}", f"{STAGED_PREFIX}{dst}"))
     out = {s.name: s.neo4j for s in statements}
     out.update({f"query_{q.name}": q.text("neo4j") for q in CATALOGUE.values()})
+    out.update({f"query_{q.name}_count": q.count for q in CATALOGUE.values() if q.count})
     return out

@@ -20,10 +20,10 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -31,9 +31,10 @@ import pyarrow as pa
 from graph.cypher import Dialect, Statement, embedded_schema
 from graph.errors import StoreBusy, StoreUnavailable, from_ladybug
 from graph.model import NODE_PROPERTIES, REL_PROPERTIES, GraphFrames, RunInfo, rel_frame_endpoints
-from graph.store import GraphStore, Params
+from graph.store import GraphStore, Params, Reader
 from resolver.memory import release_free_memory
 
+T = TypeVar("T")
 _ARROW_TYPES = {
     "STRING": pa.string(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(),
     "INT64": pa.int64(), "BOOLEAN": pa.bool_(), "STRING[]": pa.list_(pa.string()),
@@ -198,10 +199,28 @@ class EmbeddedStore(GraphStore):
         except RuntimeError as exc:
             raise from_ladybug(exc, self.describe, operation) from exc
 
-    def _rows(self, text: str, params: Params, operation: str) -> list[dict[str, Any]]:
-        result = self._execute(self._connection(), text, params, operation)
+    def _fetch(self, conn: Any, text: str, params: Params, operation: str) -> list[dict[str, Any]]:
+        result = self._execute(conn, text, params, operation)
         columns = result.get_column_names()
         return [dict(zip(columns, row)) for row in result.get_all()]
+
+    def _rows(self, text: str, params: Params, operation: str) -> list[dict[str, Any]]:
+        return self._fetch(self._connection(), text, params, operation)
+
+    def _snapshot_reads(self, work: Callable[[Reader], T], operation: str) -> T:
+        """One READ ONLY transaction on one connection: the reads see one snapshot file and one MVCC version."""
+        conn = self._connection()
+        self._execute(conn, "BEGIN TRANSACTION READ ONLY", {}, operation)
+        try:
+            result = work(lambda text, params: self._fetch(conn, text, params, operation))
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except RuntimeError:
+                pass  # a failed statement already ended the transaction
+            raise
+        self._execute(conn, "COMMIT", {}, operation)
+        return result
 
     def _write(self, steps: Sequence[tuple[Statement, Params]], operation: str) -> list[list[dict[str, Any]]]:
         with self._write_lock(operation):

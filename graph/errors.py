@@ -34,7 +34,14 @@ class RunDataError(GraphError, ValueError):
 
 
 class QueryError(GraphError, ValueError):
-    """An unknown named query, or a parameter it does not take or cannot parse."""
+    """An unknown named query, or a parameter it does not take, cannot parse or holds out of range.
+
+    ``param`` names the offending parameter when there is one (the API reports it as the field).
+    """
+
+    def __init__(self, message: str, *, param: str | None = None):
+        self.param = param
+        super().__init__(message)
 
 
 class StoreError(GraphError):

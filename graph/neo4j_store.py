@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pandas as pd
 
@@ -30,7 +30,9 @@ from graph.cypher import (
 )
 from graph.errors import MissingDependency, StoreError, StoreSpecError, from_neo4j
 from graph.model import NODE_PROPERTIES, REL_PROPERTIES, GraphFrames, RunInfo, rel_frame_endpoints
-from graph.store import GraphStore, Params
+from graph.store import GraphStore, Params, Reader
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,13 @@ class Neo4jStore(GraphStore):
             return [_native(record.data()) for record in tx.run(text, dict(params))]
 
         return self._managed(work, operation, read=True)
+
+    def _snapshot_reads(self, work: Callable[[Reader], T], operation: str) -> T:
+        """The reads in one managed read transaction (Neo4j never crashes on SKIP; this keeps one code path)."""
+        def in_tx(tx: Any) -> T:
+            return work(lambda text, params: [_native(record.data()) for record in tx.run(text, dict(params))])
+
+        return self._managed(in_tx, operation, read=True)
 
     def _write(self, steps: Sequence[tuple[Statement, Params]], operation: str) -> list[list[dict[str, Any]]]:
         def work(tx: Any) -> list[list[dict[str, Any]]]:

@@ -2,8 +2,9 @@
 
 The template methods here turn domain calls (write a run, a person's 360° view, the work
 list, a steward decision) into Statements from graph/cypher.py and rows into dataclasses.
-A backend implements ``_rows`` (read), ``_write`` (statements in one transaction),
-``_stage`` (a whole run written where no reader sees it) and ``land_staged`` (the switch to it),
+A backend implements ``_rows`` (read), ``_snapshot_reads`` (reads that see one snapshot),
+``_write`` (statements in one transaction), ``_stage`` (a whole run written where no reader sees it)
+and ``land_staged`` (the switch to it),
 ``setup_schema`` and ``close``.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, ClassVar, Generic, TypeVar
@@ -24,15 +25,17 @@ from graph.cypher import (
     RUN_BY_ID, RUNS, UNENROLLED_COUNT, UNENROLLED_PAGE, UNLINK_RECORD, UPDATE_PERSON_STATUS,
     Dialect, Statement, upsert_record,
 )
-from graph.errors import RunDataError
+from graph.errors import QueryError, RunDataError
 from graph.model import (
     DECISION_COLUMNS, DECISIONS as DECISION_VALUES, RECORD_PROPERTIES, GraphFrames, RunData,
     RunInfo, graph_frames, typed_frame,
 )
-from graph.queries import NamedQuery, bind_params, get_query
+from graph.queries import NamedQuery, bind_params, check_page, get_query
 
 T = TypeVar("T")
 Params = Mapping[str, Any]
+# Runs one read statement (text, params) inside a _snapshot_reads transaction; rows as dicts.
+Reader = Callable[[str, Params], list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,10 @@ class GraphStore(ABC):
         """Run one read statement; rows as dicts of plain Python values (nodes as property dicts)."""
 
     @abstractmethod
+    def _snapshot_reads(self, work: Callable[[Reader], T], operation: str) -> T:
+        """Run ``work(read)`` in one read-only transaction: every ``read(text, params)`` sees the same data."""
+
+    @abstractmethod
     def _write(self, steps: Sequence[tuple[Statement, Params]], operation: str) -> list[list[dict[str, Any]]]:
         """Run statements in one transaction, all or nothing; each step's rows."""
 
@@ -275,6 +282,24 @@ class GraphStore(ABC):
 
     def _read(self, statement: Statement, params: Params | None = None) -> list[dict[str, Any]]:
         return self._rows(statement.text(self.dialect), dict(params or {}), statement.name)
+
+    def _page(self, count: str, page: str, params: Params, operation: str) -> tuple[int, list[dict[str, Any]]]:
+        """The total of a paged read and its page, the page statement sent only when ``$skip`` < total.
+
+        LadybugDB 0.22 (like Kùzu 0.11.3) segfaults on ``ORDER BY … SKIP n LIMIT m`` when n lies past the last
+        row, killing the whole process (tests/test_paging.py keeps the reproduction). So the rows are counted
+        first and an offset at or past the end gives an empty page without asking. Count and page run in one
+        read-only transaction, hence on one snapshot: a write, or a run landing, between the two cannot shrink
+        the set under the offset. Keyset paging (``WHERE key > $after``) would need no count, but every caller
+        pages by offset (the survey app, the review page, ``--param skip=``) and the work list needs its total.
+        """
+        skip = int(params["skip"])
+
+        def count_then_page(read: Reader) -> tuple[int, list[dict[str, Any]]]:
+            total = int(read(count, params)[0]["total"])
+            return total, (read(page, params) if skip < total else [])
+
+        return self._snapshot_reads(count_then_page, operation)
 
     # --- runs -----------------------------------------------------------------------------
     def write_run(self, run: RunData) -> RunSummary:
@@ -349,26 +374,40 @@ class GraphStore(ABC):
 
     def unenrolled_work_list(self, district_code: str = "", street: str = "", community: str = "",
                              skip: int = 0, limit: int = 50) -> Page[PersonView]:
-        """UNENROLLED survey targets of one area (empty filter = any), paged, ordered by place."""
+        """UNENROLLED survey targets of one area (empty filter = any), paged, ordered by place.
+
+        ``skip`` 0…MAX_SKIP, ``limit`` 1…MAX_LIMIT (QueryError naming the parameter otherwise); an offset
+        past the end gives an empty page with the total."""
+        check_page(skip, limit)
         area = {"district_code": district_code or "", "street": street or "", "community": community or ""}
-        rows = self._read(UNENROLLED_PAGE, {**area, "skip": int(skip), "limit": int(limit)})
-        total = int(self._read(UNENROLLED_COUNT, area)[0]["total"])
+        total, rows = self._page(UNENROLLED_COUNT.text(self.dialect), UNENROLLED_PAGE.text(self.dialect),
+                                 {**area, "skip": skip, "limit": limit}, UNENROLLED_PAGE.name)
         return Page([person_view(r["person"]) for r in rows], total, skip, limit)
 
     def review_queue(self, skip: int = 0, limit: int = 50) -> Page[ReviewItem]:
-        """Possible matches still awaiting a steward's match/not_match, most uncertain first."""
-        rows = self._read(REVIEW_PAGE, {"skip": int(skip), "limit": int(limit)})
-        total = int(self._read(REVIEW_COUNT)[0]["total"])
+        """Possible matches still awaiting a steward's match/not_match, most uncertain first (paged as the work list)."""
+        check_page(skip, limit)
+        total, rows = self._page(REVIEW_COUNT.text(self.dialect), REVIEW_PAGE.text(self.dialect),
+                                 {"skip": skip, "limit": limit}, REVIEW_PAGE.name)
         items = [ReviewItem(**{**r, "explanation": json.loads(r["explanation"]) if r["explanation"] else {}})
                  for r in rows]
         return Page(items, total, skip, limit)
 
     # --- named queries --------------------------------------------------------------------
     def run_query(self, name: str, params: Mapping[str, object] | None = None) -> QueryResult:
-        """Run a catalogued analyst query with parameters (strings from the CLI are typed here)."""
+        """Run a catalogued analyst query with parameters (strings from the CLI are typed and range-checked here).
+
+        A paged query asked for an offset is counted first (``_page``): no SKIP goes past its last row. At
+        offset 0 there is nothing to skip, so the query runs alone."""
         query: NamedQuery = get_query(name)
         bound = bind_params(query, params or {})
-        rows = self._rows(query.text(self.dialect), bound, f"query {name}")
+        text, operation = query.text(self.dialect), f"query {name}"
+        if query.paged and int(bound["skip"]) > 0:
+            if query.count is None:
+                raise QueryError(f"查询 {name} 分页却没有 count 语句 (pages with skip but declares no count)")
+            rows = self._page(query.count, text, bound, operation)[1]
+        else:
+            rows = self._rows(text, bound, operation)
         columns = list(rows[0]) if rows else _returned_columns(query.text(self.dialect))
         return QueryResult(name=name, columns=columns, rows=rows)
 

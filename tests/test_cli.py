@@ -47,7 +47,7 @@ def test_query_counts_unenrolled_persons_of_a_district(sample_store: str, capsys
 
 
 def test_query_with_a_malformed_parameter_is_refused_in_chinese(sample_store: str, capsys):
-    assert main(["query", "unenrolled_counts", "--store", sample_store, "--param", "district_code"]) == 1
+    assert main(["query", "unenrolled_counts", "--store", sample_store, "--param", "district_code"]) == 2
     assert "参数格式应为 k=v" in capsys.readouterr().err
 
 

@@ -18,12 +18,20 @@ from api.errors import ApiError
 from api.masking import iso, mask_value
 from api.models import AuditEntryOut, ErrorOut, QueryInfoOut, QueryParamOut, QueryResultOut, StatsOut
 from api.security import Role
-from graph import CATALOGUE
+from graph import CATALOGUE, QueryError
+from graph.queries import QueryParam, bind_params
 from resolver.report import DEFINITIONS, load_monthly_report
 from resolver.runs import read_run_index
 
 router = APIRouter(prefix="/v1", tags=["stats 统计与查询"])
-MAX_QUERY_LIMIT = 1000
+MAX_QUERY_LIMIT = 1000   # rows per answer of /v1/queries/{name}: the API caps a named query's `limit` lower
+
+
+def _param_out(param: QueryParam) -> QueryParamOut:
+    """A parameter as GET /v1/queries shows it, with the range this API accepts (limit capped lower)."""
+    maximum = min(param.maximum, MAX_QUERY_LIMIT) if param.name == "limit" else param.maximum
+    return QueryParamOut(name=param.name, kind=param.kind, default=param.default, description=param.description,
+                         minimum=param.minimum, maximum=maximum)
 
 
 def _records(table: pd.DataFrame) -> list[dict[str, Any]]:
@@ -52,9 +60,7 @@ def stats(caller: CallerDep, services: ServicesDep,
 
 @router.get("/queries", response_model=list[QueryInfoOut], summary="分析查询目录 the named analyst queries")
 def queries(caller: AnalystDep) -> list[QueryInfoOut]:
-    return [QueryInfoOut(name=q.name, title=q.title, description=q.description,
-                         params=[QueryParamOut(name=p.name, kind=p.kind, default=p.default, description=p.description)
-                                 for p in q.params])
+    return [QueryInfoOut(name=q.name, title=q.title, description=q.description, params=[_param_out(p) for p in q.params])
             for q in CATALOGUE.values()]
 
 
@@ -63,14 +69,16 @@ def queries(caller: AnalystDep) -> list[QueryInfoOut]:
             summary="运行一个分析查询（参数放在查询串中） run a named query; its parameters go in the query string")
 def run_query(name: Annotated[str, Path(pattern=r"^[a-z_0-9]{1,60}$")], request: Request, caller: AnalystDep,
               services: ServicesDep, note: AuditDep) -> QueryResultOut:
-    """E.g. /v1/queries/unenrolled_counts?district_code=120104. Analysts get ID numbers, names and phones masked."""
+    """E.g. /v1/queries/unenrolled_counts?district_code=120104. Every parameter is typed and range-checked (GET
+    /v1/queries lists the ranges; out of range is a 422 naming it). Analysts get ID numbers, names and phones masked."""
     if name not in CATALOGUE:
         raise ApiError(404, f"未知查询 (unknown query) {name!r}; 可用 (available): {', '.join(CATALOGUE)}")
-    params = dict(request.query_params)
-    if "limit" in params and params["limit"].isdigit() and int(params["limit"]) > MAX_QUERY_LIMIT:
-        raise ApiError(422, "请求数据有误 (invalid request data)", fields=[{
-            "field": "limit", "message": f"不能大于 {MAX_QUERY_LIMIT} (must be ≤ {MAX_QUERY_LIMIT}); 用 skip 分页 (page with skip)"}])
-    result = services.engine.run_query(name, params)
+    # Typed first, so the cap below sees the number the query would run with (`+100000` is 100000).
+    bound = bind_params(CATALOGUE[name], dict(request.query_params))
+    if int(bound.get("limit", 0)) > MAX_QUERY_LIMIT:
+        raise QueryError(f"参数 limit 不能大于 {MAX_QUERY_LIMIT} (must be ≤ {MAX_QUERY_LIMIT}); 用 skip 分页 (page with skip): "
+                         f"{bound['limit']}", param="limit")
+    result = services.engine.run_query(name, bound)
     masked = caller.role is Role.analyst
     rows = [{c: (mask_value(c, v) if masked else iso(v)) for c, v in row.items()} for row in result.rows]
     note.detail["query"] = name

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from canbao.commands import audit_read, command
@@ -18,18 +19,27 @@ def cmd_query(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from api.masking import mask_identifier
-    from graph import catalogue_text, open_store, parse_param_args
+    from graph import QueryError, catalogue_text, open_store, parse_param_args
+    from graph.queries import bind_params, get_query
     from resolver.pipeline import StoreLayout
 
     if args.list or not args.name:
         print(catalogue_text())
         return 0
     if not args.store:
-        print("错误 error: 需要 --store (a store folder or neo4j URI)")
+        print("错误 error: 需要 --store (a store folder or neo4j URI)", file=sys.stderr)
+        return 2
+    if args.limit < 1:
+        print(f"错误 error: --limit 应为正整数 (must be ≥ 1): {args.limit}", file=sys.stderr)
+        return 2
+    try:   # the user's mistakes (unknown query, parameter, value out of range) before the store opens
+        params = bind_params(get_query(args.name), parse_param_args(args.param))
+    except QueryError as error:
+        print(f"错误 error: {error}", file=sys.stderr)
         return 2
     layout = StoreLayout.for_store(args.store, Path(args.work_dir) if args.work_dir else None)
     with open_store(layout.graph_spec, must_exist=True) as store:
-        result = store.run_query(args.name, parse_param_args(args.param))
+        result = store.run_query(args.name, params)
     rows = result.rows if args.full_id else [{c: mask_identifier(c, v) for c, v in row.items()} for row in result.rows]
     frame = pd.DataFrame(rows, columns=result.columns)
     audit_read(args, layout.work_dir, _persons_in(result.rows[:args.limit]), query=args.name, rows=len(frame),
