@@ -333,8 +333,9 @@ class GraphStore(ABC):
                              skip: int = 0, limit: int = 50) -> Page[PersonView]:
         """UNENROLLED survey targets of one area (empty filter = any), paged, ordered by place."""
         area = {"district_code": district_code or "", "street": street or "", "community": community or ""}
-        rows = self._read(UNENROLLED_PAGE, {**area, "skip": int(skip), "limit": int(limit)})
         total = int(self._read(UNENROLLED_COUNT, area)[0]["total"])
+        # Counted first: LadybugDB crashes the process on ORDER BY … SKIP past the last row.
+        rows = self._read(UNENROLLED_PAGE, {**area, "skip": int(skip), "limit": int(limit)}) if skip < total else []
         return Page([person_view(r["person"]) for r in rows], total, skip, limit)
 
     def review_queue(self, skip: int = 0, limit: int = 50) -> Page[ReviewItem]:
