@@ -75,7 +75,8 @@ def create_app(settings: ApiSettings) -> FastAPI:
 
     app = FastAPI(
         title="canbao 参保 API", version="1", description=DESCRIPTION, lifespan=lifespan,
-        responses={401: {"model": ErrorOut, "description": "缺少或无效的令牌 missing or invalid token"},
+        responses={400: {"model": ErrorOut, "description": "请求体无法解析 body could not be parsed"},
+                   401: {"model": ErrorOut, "description": "缺少或无效的令牌 missing or invalid token"},
                    403: {"model": ErrorOut, "description": "角色或辖区不允许 role or district does not allow"},
                    413: {"model": ErrorOut, "description": "请求体过大 body too large"},
                    422: {"model": ErrorOut, "description": "输入有误，逐字段说明 invalid input, per field"},

@@ -7,7 +7,8 @@
 
     ApiError            raised by routes: status, code, message (Chinese with English)
     RequestValidationError / RowRejected → 422 with field-level Chinese messages
-    HTTPException       Starlette's 404/405 → same shape
+    HTTPException       Starlette's 400/404/405 → same shape; a 405 lists every method of the path in Allow,
+                        and OPTIONS on a path answers 204 with that Allow
     graph StoreBusy/StoreUnavailable → 503 (retry); QueryError → 422 (naming the parameter); other GraphError → 503
     anything else       → 500 without internals (they go to the server log)
 
@@ -24,8 +25,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import Scope
 
 from api.audit import note_of
 from graph.errors import GraphError, QueryError, StoreBusy, StoreUnavailable
@@ -191,6 +195,20 @@ def field_errors(error: dict[str, Any], body: Any = None) -> list[dict[str, str]
     return [{"field": field_path(error["loc"], body), "message": message}]
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(app: Starlette, scope: Scope) -> list[str]:
+    """Every method some route of the app answers on this path, and OPTIONS (answered here).
+
+    Starlette's 405 names only the methods of the first route whose path matched, so a path served by
+    two routes (GET and POST /v1/surveys, in routers FastAPI nests) advertised one of them; asking each
+    route whether it fully matches the path with each method finds them all."""
+    allowed = [method for method in METHODS
+               if any(route.matches({**scope, "method": method})[0] is Match.FULL for route in app.router.routes)]
+    return [*allowed, "OPTIONS"]
+
+
 def install(app: FastAPI, private_folders: list[Path | str] = ()) -> None:
     """Register the handlers that give every failure the one shape; ``private_folders`` never appear in one."""
     app.state.hide_paths = hide_store_paths(list(private_folders))
@@ -210,10 +228,16 @@ def install(app: FastAPI, private_folders: list[Path | str] = ()) -> None:
         return error_response(request, 422, STATUS_CODES[422][1], fields=fields)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
+        headers = getattr(error, "headers", None)
+        if error.status_code == 405:
+            allow = ", ".join(allowed_methods(request.app, request.scope))
+            if request.method == "OPTIONS":
+                return Response(status_code=204, headers={"Allow": allow})
+            headers = {**(headers or {}), "Allow": allow}
         code, default = STATUS_CODES.get(error.status_code, ("error", str(error.detail)))
         message = default if error.status_code in (404, 405) else f"{default}: {error.detail}"
-        return error_response(request, error.status_code, message, code, headers=getattr(error, "headers", None))
+        return error_response(request, error.status_code, message, code, headers=headers)
 
     @app.exception_handler(QueryError)
     async def _query(request: Request, error: QueryError) -> JSONResponse:

@@ -10,13 +10,29 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from resolver.standardise.id_number import check_digit
 
 # Text a person typed: no control characters (a CSV row or a log line must stay one line).
 TEXT = r"^[^\x00-\x1f\x7f]*$"
+# Text with something in it once surrounding whitespace is stripped (str.strip's whitespace, NEL included).
+MEANINGFUL = r"[^\s\x85]"
+# A resident ID number's shape (GB 11643): 18 characters, the last a digit or X, or a legacy 15-digit number.
+# The check digit cannot be a pattern; where it matters the answer says so (see each field's description).
+ID_NUMBER = r"^([0-9]{15}|[0-9]{17}[0-9Xx])$"
+# A calendar date YYYY-MM-DD between 1900 and 2099, leap days included: every string matching it is a real date.
+DATE = (r"(19|20)[0-9]{2}-((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)"
+        r"|(19(0[48]|[2468][048]|[13579][26])|20([02468][048]|[13579][26]))-02-29")
+DATE_PATTERN = rf"^({DATE})$"
+# A date, or a date and time (hh:mm[:ss[.ffffff]]) with an optional UTC offset (none: Beijing time).
+DATE_TIME_PATTERN = (rf"^({DATE})([T ]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{{1,6}})?)?"
+                     r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?$")
+# A month YYYY-MM, 1900-01 to 2099-12.
+MONTH_PATTERN = r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"
+# A mobile number or a landline with its area code, optionally +86 in front.
+PHONE = r"^(\+86)?(1[3-9][0-9]{9}|0[1-9][0-9]{8,10})$"
 
 
 class _In(BaseModel):
@@ -88,7 +104,8 @@ class RecordOut(BaseModel):
 class RunOut(BaseModel):
     run_id: str
     as_of: dt.date | None
-    landed_at: dt.datetime | None = None
+    landed_at: AwareDatetime | None = Field(None, description="写入图库的时间（含时区） when the run landed, "
+                                                               "with its UTC offset (RFC 3339)")
 
 
 class PersonDetailOut(BaseModel):
@@ -101,23 +118,46 @@ class PersonDetailOut(BaseModel):
     run: RunOut | None
 
 
+IdNumberStatus = Literal["valid", "converted_15", "bad_check_digit", "malformed"]
+
+
 class PersonSearchOut(BaseModel):
     items: list[PersonOut]
     hidden: int = Field(description="辖区外未显示的人数 persons outside the caller's area, not shown")
+    id_number_status: IdNumberStatus = Field(
+        description="号码校验结果 the number's GB 11643 verdict: valid / converted_15 (legacy 15 digits, upgraded) / "
+                    "bad_check_digit (校验位错误) / malformed (出生日期等不成立); only valid numbers can be held by anyone")
 
 
 # --- resolve --------------------------------------------------------------------------------
 
+RESOLVE_FIELDS = ("name", "id_number", "phone", "address", "birth_date", "gender")
+_FREE_TEXT = ("name", "address")    # the fields whose own pattern admits blank text
+
+
 class ResolveIn(_In):
-    """Identity fragments from the field: any of them; at least one."""
+    """Identity fragments from the field: any of them; at least one (a free-text field counts when not blank)."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": [name], "properties": {name: {"type": "string", **({"pattern": MEANINGFUL} if name in _FREE_TEXT
+                                                                         else {})}}}
+        for name in RESOLVE_FIELDS]})
 
     name: str | None = Field(None, max_length=60, pattern=TEXT, description="姓名 name")
-    id_number: str | None = Field(None, max_length=30, pattern=TEXT, description="公民身份号码 ID number")
-    phone: str | None = Field(None, max_length=60, pattern=TEXT, description="联系电话 phone")
+    id_number: str | None = Field(None, pattern=ID_NUMBER, description=(
+        "公民身份号码 ID number, 18 characters (or a legacy 15-digit number). A number that fails GB 11643 (check "
+        "digit, embedded birth date) is not used for matching: the answer's `warnings` name it"))
+    phone: str | None = Field(None, pattern=PHONE, description="联系电话 phone: mobile 13812345678 or landline with "
+                                                               "area code 02223456789, optionally +86 in front")
     address: str | None = Field(None, max_length=200, pattern=TEXT, description="地址（按常住地解析） address")
-    birth_date: str | None = Field(None, max_length=20, pattern=TEXT, description="出生日期 birth date, e.g. 1980-01-01")
-    gender: str | None = Field(None, max_length=4, pattern=TEXT, description="性别 男/女")
+    birth_date: str | None = Field(None, pattern=DATE_PATTERN, description="出生日期 birth date YYYY-MM-DD, 1900-2099")
+    gender: Literal["男", "女"] | None = Field(None, description="性别 男/女")
     limit: int = Field(5, ge=1, le=20, description="最多返回候选人数 maximum candidates")
+
+    def has_identity(self) -> bool:
+        """The rule the schema's anyOf states: at least one field given, free text not blank."""
+        return any(getattr(self, name) is not None and (name not in _FREE_TEXT or re.search(MEANINGFUL, getattr(self, name)))
+                   for name in RESOLVE_FIELDS)
 
 
 class WaterfallStepOut(BaseModel):
@@ -153,6 +193,8 @@ class ResolveOut(BaseModel):
     accept_threshold: float
     review_threshold: float
     candidates: list[CandidateOut]
+    warnings: list[FieldErrorOut] = Field(default_factory=list, description=(
+        "未用于匹配的字段及原因 fields not used for matching and why (e.g. an ID number failing its check digit)"))
 
 
 # --- work lists and changes -----------------------------------------------------------------
@@ -413,13 +455,23 @@ class ReviewDetailOut(BaseModel):
         default_factory=list, description="冲突条目：可判定的记录对 record pairs to decide on for a conflict")
 
 
-class DecisionIn(_In):
-    """A steward's decision; for a conflict name the two records (from suggested_pairs)."""
+Decision = Literal["match", "not_match", "unsure"]
+RECORD_KEY = r"^[A-Za-z0-9_]{1,40}:[^\x00-\x1f\x7f]{1,160}$"
 
-    decision: Literal["match", "not_match", "unsure"] = Field(description="match 同一人 / not_match 非同一人 / unsure 不确定")
+
+class DecisionIn(_In):
+    """A steward's decision on an uncertain pair: the pair is the item itself."""
+
+    decision: Decision = Field(description="match 同一人 / not_match 非同一人 / unsure 不确定")
     note: str = Field("", max_length=1000, pattern=TEXT, description="说明 note")
-    record_key_l: str | None = Field(None, max_length=200, pattern=TEXT)
-    record_key_r: str | None = Field(None, max_length=200, pattern=TEXT)
+
+
+class ConflictDecisionIn(DecisionIn):
+    """A steward's decision on a conflict: the two records it is about (a pair from the item's suggested_pairs,
+    one of them the person's; 409 otherwise)."""
+
+    record_key_l: str = Field(max_length=200, pattern=RECORD_KEY, description="记录键 source:record_id")
+    record_key_r: str = Field(max_length=200, pattern=RECORD_KEY, description="另一条记录 the other record")
 
 
 class DecisionOut(BaseModel):

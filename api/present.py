@@ -1,6 +1,7 @@
 """Library objects → API models, masked for the caller (art. 33). No I/O: the routes fetch, this shapes."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -75,9 +76,15 @@ def detail_out(view: Person360, caller: Caller, labels: Mapping[str, str],
         for source, records in sorted(view.records_by_source.items())
     }
     matches = [{k: v for k, v in m.items() if k != "explanation"} for m in view.open_matches]
-    run = RunOut(run_id=view.run.run_id, as_of=view.run.as_of, landed_at=view.run.landed_at) if view.run else None
+    run = RunOut(run_id=view.run.run_id, as_of=view.run.as_of, landed_at=aware(view.run.landed_at)) if view.run else None
     return PersonDetailOut(person=person, records_by_source=by_source,
                            status_evidence=[r.record_key for r in view.status_evidence], open_matches=matches, run=run)
+
+
+def aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """A stored time with its UTC offset: the store keeps the run's local wall-clock time (graph.model writes
+    datetime.now()), so a naive value is this machine's local time."""
+    return moment.astimezone() if moment is not None and moment.tzinfo is None else moment
 
 
 def explanation_out(explanation: str | Mapping[str, Any] | None) -> ExplanationOut | None:

@@ -142,7 +142,8 @@ def test_openapi_documents_every_endpoint_under_v1(world):
     paths = world.client.get("/openapi.json").json()["paths"]
     for path in ("/v1/resolve", "/v1/persons/{person_id}", "/v1/persons", "/v1/worklists", "/v1/changes",
                  "/v1/surveys", "/v1/surveys/{survey_id}/review", "/v1/review/queue", "/v1/review/{item_id}",
-                 "/v1/review/{item_id}/decision", "/v1/stats", "/v1/queries", "/v1/queries/{name}", "/v1/health"):
+                 "/v1/review/pair-{pair_key}/decision", "/v1/review/conflict-{person_id}/decision", "/v1/stats",
+                 "/v1/queries", "/v1/queries/{name}", "/v1/queries/person_360", "/v1/health"):
         assert path in paths
 
 
@@ -213,12 +214,24 @@ def test_a_candidate_outside_the_surveyors_district_is_masked(world):
     assert person["name"].startswith(world.target.name[0]) and "*" in person["name"]
 
 
-def test_resolve_refuses_a_wrong_check_digit_field_by_field(world):
-    body = world.target.id_number[:17] + ("0" if world.target.id_number[17] != "0" else "1")
-    error = assert_error(world.client.post("/v1/resolve", json={"id_number": body}, headers=world.as_("surveyor")), 422)
-    assert error["fields"][0]["field"] == "id_number" and "校验位" in error["fields"][0]["message"]
-    error = assert_error(world.client.post("/v1/resolve", json={}, headers=world.as_("surveyor")), 422)
-    assert "至少" in error["fields"][0]["message"]
+def test_resolve_leaves_out_a_wrong_check_digit_and_says_so(world):
+    """A mistyped ID number is a question the schema admits (its shape is right): the answer still ranks the
+    person by the other fields and names the number in ``warnings``."""
+    wrong = world.target.id_number[:17] + ("0" if world.target.id_number[17] != "0" else "1")
+    alone = world.client.post("/v1/resolve", json={"id_number": wrong}, headers=world.as_("surveyor")).json()
+    assert alone["decision"] == "no_match" and alone["candidates"] == []
+    assert alone["warnings"][0]["field"] == "id_number" and "校验位" in alone["warnings"][0]["message"]
+    body = {"id_number": wrong, "name": world.target.name, "birth_date": world.target.birth_date}
+    found = world.client.post("/v1/resolve", json=body, headers=world.as_("surveyor")).json()
+    assert found["candidates"][0]["person_id"] == world.target.person_id and found["warnings"]
+    for blank in ({}, {"name": "  ", "address": ""}):
+        error = assert_error(world.client.post("/v1/resolve", json=blank, headers=world.as_("surveyor")), 422)
+        assert "至少" in error["fields"][0]["message"]
+    for field, value in (("birth_date", "1980-02-30"), ("id_number", "12010119800101"), ("phone", "12345"),
+                         ("gender", "X")):
+        error = assert_error(world.client.post("/v1/resolve", json={"name": world.target.name, field: value},
+                                               headers=world.as_("surveyor")), 422)
+        assert error["fields"][0]["field"] == field
     error = assert_error(world.client.post("/v1/resolve", json={"name": "x", "limit": 99},
                                            headers=world.as_("surveyor")), 422)
     assert error["fields"] == [{"field": "limit", "message": "不能大于 20 (must be ≤ 20)"}]
@@ -277,7 +290,22 @@ def test_persons_by_id_number_hide_other_districts(world):
     assert [p["person_id"] for p in own["items"]] == [world.target.person_id] and own["hidden"] == 0
     elsewhere = world.client.get("/v1/persons", params={"id_number": world.target.id_number},
                                  headers=world.as_("surveyor_elsewhere")).json()
-    assert elsewhere == {"items": [], "hidden": 1}
+    assert elsewhere == {"items": [], "hidden": 1, "id_number_status": "valid"}
+
+
+def test_a_number_failing_its_check_digit_is_held_by_nobody(world):
+    """A well-shaped number with a wrong check digit is a question with an empty answer (the schema cannot state
+    the check digit, so refusing it would refuse a request the schema admits); the verdict says why."""
+    wrong = world.target.id_number[:17] + ("0" if world.target.id_number[17] != "0" else "1")
+    answer = world.client.get("/v1/persons", params={"id_number": wrong}, headers=world.as_("steward")).json()
+    assert answer == {"items": [], "hidden": 0, "id_number_status": "bad_check_digit"}
+    no_such_day = world.target.id_number[:10] + "0230" + world.target.id_number[14:]
+    answer = world.client.get("/v1/persons", params={"id_number": no_such_day}, headers=world.as_("steward")).json()
+    assert answer["items"] == [] and answer["id_number_status"] == "malformed"
+    for shape in ("1201011980010", "12010119800101123Y", "1201-0119-8001-0112-3X"):
+        error = assert_error(world.client.get("/v1/persons", params={"id_number": shape},
+                                              headers=world.as_("steward")), 422)
+        assert error["fields"][0]["field"] == "id_number"
 
 
 # --- work lists and changes -----------------------------------------------------------------
@@ -311,12 +339,13 @@ def test_changes_since_the_run_itself_are_empty_and_need_a_known_run(world):
     run_id = world.client.get("/v1/health").json()["run_id"]
     body = world.client.get("/v1/changes", params={"since": run_id}, headers=world.as_("surveyor")).json()
     assert body["total"] == 0 and set(body["counts"]) >= {"NEWLY_UNENROLLED", "ENROLLED"}
-    assert_error(world.client.get("/v1/changes", params={"since": "no-such-run"}, headers=world.as_("surveyor")), 422)
+    assert_error(world.client.get("/v1/changes", params={"since": "no-such-run"}, headers=world.as_("surveyor")), 404)
+    assert_error(world.client.get("/v1/changes", params={"since": "1999-01-01"}, headers=world.as_("surveyor")), 404)
     assert_error(world.client.get("/v1/changes", params={"since": run_id, "district": world.other_district},
                                   headers=world.as_("surveyor")), 403)
     error = assert_error(world.client.get("/v1/changes", params={"since": run_id, "kind": "SOMETHING"},
                                           headers=world.as_("analyst")), 422)
-    assert error["fields"][0]["field"] == "kind"
+    assert error["fields"][0]["field"].startswith("kind") and "NEWLY_UNENROLLED" in error["fields"][0]["message"]
 
 
 # --- surveys (arts. 19-20) -------------------------------------------------------------------
@@ -446,7 +475,10 @@ def test_the_monthly_figures_are_aggregates_for_every_role(world):
     total = next(d for d in body["districts"] if d["district_name"] == "全市合计")
     assert total["unenrolled"] > 0
     assert world.client.get("/v1/stats", headers=world.as_("surveyor")).status_code == 200
-    assert_error(world.client.get("/v1/stats", params={"month": "2020-01"}, headers=world.as_("analyst")), 422)
+    assert_error(world.client.get("/v1/stats", params={"month": "2020-01"}, headers=world.as_("analyst")), 404)
+    for month in ("0000-00", "2026-13", "2026-1"):
+        error = assert_error(world.client.get("/v1/stats", params={"month": month}, headers=world.as_("analyst")), 422)
+        assert error["fields"][0]["field"] == "month"
 
 
 def test_analysts_run_named_queries_with_identities_masked(world):
@@ -459,7 +491,11 @@ def test_analysts_run_named_queries_with_identities_masked(world):
                               headers=world.as_("steward")).json()
     assert not counts["masked"] and counts["rows"]
     assert_error(world.client.get("/v1/queries/unenrolled_counts", headers=world.as_("surveyor")), 403)
-    assert_error(world.client.get("/v1/queries/no_such_query", headers=world.as_("analyst")), 404)
+    assert_error(world.client.get("/v1/queries/no_such_query", headers=world.as_("analyst")), 422)
+    assert_error(world.client.get("/v1/queries/person_360", headers=world.as_("analyst")), 404)
+    person = world.client.get("/v1/queries/person_360", params={"person_id": world.target.person_id},
+                              headers=world.as_("analyst")).json()
+    assert person["rows"] and person["masked"]
     assert_error(world.client.get("/v1/queries/unenrolled_persons", params={"limit": "many"},
                                   headers=world.as_("analyst")), 422)
     assert_error(world.client.get("/v1/queries/unenrolled_persons", params={"limit": 5000},
@@ -521,7 +557,7 @@ def test_each_role_reaches_exactly_its_endpoints(world, method, path, role):
     ("POST", "/v1/resolve", ["a", "list"], "surveyor", 422),
     ("GET", "/v1/review/queue", None, "surveyor", 403),
     ("GET", "/v1/review/pair-bm90aGluZw", None, "steward", 404),
-    ("GET", "/v1/worklists", None, "steward", 422),
+    ("GET", "/v1/worklists", None, "steward", 404),
 ])
 def test_every_failure_has_the_one_error_shape(world, method, path, body, user, status):
     kwargs = {"content": body} if isinstance(body, str) else {"json": body} if body is not None else {}

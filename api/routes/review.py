@@ -16,13 +16,17 @@ from fastapi import APIRouter, Path, Query
 
 from api.deps import AuditDep, ServicesDep, StewardDep
 from api.errors import ApiError
-from api.models import DecisionIn, DecisionOut, ErrorOut, ImpactOut, ReviewDetailOut, ReviewItemOut, ReviewQueueOut
+from api.models import (
+    ConflictDecisionIn, DecisionIn, DecisionOut, ErrorOut, ImpactOut, ReviewDetailOut, ReviewItemOut, ReviewQueueOut,
+)
 from api.present import detail_out, explanation_out, status_change_out
+from api.routes.persons import PERSON_ID
 from api.security import Caller
 from resolver.schema import TRUSTED_ID_STATUSES
 from resolver.status import assign_statuses
 
 router = APIRouter(prefix="/v1/review", tags=["review 人工复核"])
+PAIR_KEY = r"^[A-Za-z0-9_\-]{4,600}$"
 ITEM_ID = r"^(pair-[A-Za-z0-9_\-]{4,600}|conflict-P[0-9a-f]{12}(-[0-9]+)?)$"
 
 
@@ -155,41 +159,58 @@ def item(item_id: Annotated[str, Path(pattern=ITEM_ID)], caller: StewardDep, ser
     return ReviewDetailOut(item=summary, explanation=explanation, persons=_details(services, caller, [person_l, person_r]))
 
 
-@router.post("/{item_id}/decision", response_model=DecisionOut,
-             responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
-             summary="数据管理员判定：同一人/非同一人/不确定 a steward's decision: match / not_match / unsure")
-def decide(item_id: Annotated[str, Path(pattern=ITEM_ID)], body: DecisionIn, caller: StewardDep,
-           services: ServicesDep, note: AuditDep) -> DecisionOut:
-    """The affected persons are re-clustered and re-statused at once; the decision is kept and wins over the
-    model in later runs. For a conflict, name the two records (from the item's suggested_pairs)."""
+def _decide(services, caller: Caller, note, item_id: str, decision: DecisionIn, left: str, right: str) -> DecisionOut:
     engine = services.engine
-    kind, left, right = parse_item(item_id)
-    if kind == "conflict":
-        if not (body.record_key_l and body.record_key_r):
-            raise ApiError(422, "请求数据有误 (invalid request data)", fields=[{
-                "field": "record_key_l", "message": "冲突条目须指明两条记录 (a conflict decision names two records: "
-                                                    "take them from suggested_pairs)"}])
-        person, (left, right) = left, (body.record_key_l, body.record_key_r)
-        owners = engine.live.persons_of([left, right])
-        if person not in (owners.get(left), owners.get(right)):
-            raise ApiError(422, "请求数据有误 (invalid request data)", fields=[{
-                "field": "record_key_l", "message": f"至少一条记录须属于人员 {person} (one record must belong to "
-                                                    f"{person}: take the pair from suggested_pairs)"}])
-    elif (body.record_key_l or body.record_key_r) and (body.record_key_l, body.record_key_r) != (left, right):
-        raise ApiError(422, "请求数据有误 (invalid request data)", fields=[{
-            "field": "record_key_l", "message": "与条目的记录对不一致，可省略 (differs from the item's pair; omit it)"}])
+    note.detail.update(decision=decision.decision, record_key_l=left, record_key_r=right)
     known = engine.live.persons_of([left, right])
-    if left not in known or right not in known:
-        raise ApiError(404, f"记录不存在 (no such record): {left if left not in known else right}")
-    if left == right:
-        raise ApiError(422, "请求数据有误 (invalid request data)", fields=[{
-            "field": "record_key_r", "message": "两条记录不能相同 (the two records must differ)"}])
-    note.detail.update(decision=body.decision, record_key_l=left, record_key_r=right)
     note.saw([known[left], known[right]])
     # The decision lands in the graph, which cannot commit with the audit file: the intention is committed
     # first (no change without a row), the outcome row follows when the answer is known.
     services.audit.record_intent(note, {})
-    outcome = engine.decide(left, right, body.decision, caller.name, body.note)
+    outcome = engine.decide(left, right, decision.decision, caller.name, decision.note)
     note.saw(c.person_id for c in outcome.statuses)
-    return DecisionOut(item_id=item_id, decision=body.decision, record_key_l=left, record_key_r=right,
+    return DecisionOut(item_id=item_id, decision=decision.decision, record_key_l=left, record_key_r=right,
                        status_changes=[status_change_out(c) for c in outcome.statuses], seconds=outcome.seconds)
+
+
+# Two operations on the same URLs the queue hands out (pair-… and conflict-… item ids), so that the schema
+# states what each needs: a pair is its own two records; a conflict names the two records it is about.
+@router.post("/pair-{pair_key}/decision", response_model=DecisionOut,
+             responses={404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+             summary="数据管理员判定疑似匹配：同一人/非同一人/不确定 a steward's decision on a pair: match / not_match / unsure")
+def decide_pair(pair_key: Annotated[str, Path(pattern=PAIR_KEY, description="item_id 去掉 pair- 前缀 the item id "
+                                                                            "after pair-")],
+                body: DecisionIn, caller: StewardDep, services: ServicesDep, note: AuditDep) -> DecisionOut:
+    """The affected persons are re-clustered and re-statused at once; the decision is kept and wins over the
+    model in later runs. 404 when the pair's records do not exist."""
+    item_id = f"pair-{pair_key}"
+    _, left, right = parse_item(item_id)
+    known = services.engine.live.persons_of([left, right])
+    if left not in known or right not in known:
+        raise ApiError(404, f"记录不存在 (no such record): {left if left not in known else right}")
+    if left == right:
+        raise ApiError(404, f"条目编号无效 (no such review item) {item_id}: 两条记录相同 (the same record twice)")
+    return _decide(services, caller, note, item_id, body, left, right)
+
+
+@router.post("/conflict-{person_id}/decision", response_model=DecisionOut,
+             responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+             summary="数据管理员判定冲突中的一对记录 a steward's decision on two records of a conflict")
+def decide_conflict(person_id: Annotated[str, Path(pattern=PERSON_ID, description="冲突人员编号 the person of the "
+                                                                                   "conflict (item_id after conflict-)")],
+                    body: ConflictDecisionIn, caller: StewardDep, services: ServicesDep, note: AuditDep) -> DecisionOut:
+    """Name the two records (a pair from the item's suggested_pairs). 404 when a record does not exist; 409 when
+    the two are the same record or neither belongs to the person."""
+    left, right = body.record_key_l, body.record_key_r
+    owners = services.engine.live.persons_of([left, right])
+    if left not in owners or right not in owners:
+        raise ApiError(404, f"记录不存在 (no such record): {left if left not in owners else right}")
+    if left == right:
+        raise ApiError(409, "两条记录相同，无从判定 (the two records are the same: take a pair from suggested_pairs)",
+                       fields=[{"field": "record_key_r", "message": "两条记录不能相同 (the two records must differ)"}])
+    if person_id not in (owners[left], owners[right]):
+        raise ApiError(409, f"两条记录都不属于人员 {person_id} (neither record belongs to {person_id}): "
+                            "请从 suggested_pairs 中选取 (take the pair from suggested_pairs)",
+                       fields=[{"field": "record_key_l", "message": f"至少一条记录须属于人员 {person_id} "
+                                                                   f"(one record must belong to {person_id})"}])
+    return _decide(services, caller, note, f"conflict-{person_id}", body, left, right)

@@ -7,6 +7,8 @@ from resolver.runs.changes_since, the function behind `canbao changes`.
 from __future__ import annotations
 
 import datetime as dt
+import re
+from enum import Enum
 from functools import lru_cache
 from typing import Annotated
 
@@ -16,18 +18,19 @@ from fastapi import APIRouter, Query
 from api.deps import AuditDep, CallerDep, ServicesDep
 from api.errors import ApiError
 from api.masking import community_address, mask_name
-from api.models import ChangeRowOut, ChangesOut, ErrorOut, WorklistOut, WorklistRowOut
+from api.models import DATE_PATTERN, ChangeRowOut, ChangesOut, ErrorOut, WorklistOut, WorklistRowOut
 from api.present import place_out
 from api.security import Caller
 from resolver.changes import CHANGE_LABELS, changes_in_district
 from resolver.dispatch import place_persons
-from resolver.errors import InputError
 from resolver.pipeline import StoreLayout
-from resolver.runs import RunChanges, changes_since, read_run_index
+from resolver.runs import RunChanges, RunEntry, changes_since, read_run_index
 from resolver.worklist import Area, build_worklist
 
 router = APIRouter(prefix="/v1", tags=["worklists 调查名单"])
-DISTRICT = r"^12\d{4}$"
+# The change kinds of resolver.changes, as an enum so the schema lists them.
+ChangeKind = Enum("ChangeKind", {kind: kind for kind in CHANGE_LABELS}, type=str)
+DISTRICT = r"^12[0-9]{4}$"
 PLACE_TEXT = r"^[^\x00-\x1f\x7f]*$"
 
 
@@ -42,10 +45,12 @@ def _area(caller: Caller, district: str | None, street: str | None) -> tuple[str
     return district, street or caller.street or ""
 
 
-@router.get("/worklists", response_model=WorklistOut, responses={403: {"model": ErrorOut}},
+@router.get("/worklists", response_model=WorklistOut, responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}},
             summary="入户调查名单（未参保人员，分页） the survey work list of an area, paged")
 def worklist(caller: CallerDep, services: ServicesDep, note: AuditDep,
-             district: Annotated[str | None, Query(pattern=DISTRICT, description="区代码; default: your district")] = None,
+             district: Annotated[str | None, Query(pattern=DISTRICT, description=(
+                 "区代码 district code; default: your own district. Roles without one (steward, analyst, admin) have "
+                 "no own work list: without a district they get 404"))] = None,
              street: Annotated[str | None, Query(max_length=40, pattern=PLACE_TEXT, description="街道/镇")] = None,
              community: Annotated[str | None, Query(max_length=40, pattern=PLACE_TEXT, description="社区/村")] = None,
              skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -55,8 +60,8 @@ def worklist(caller: CallerDep, services: ServicesDep, note: AuditDep,
     limit = min(limit, services.settings.max_page)
     district_code, street_name = _area(caller, district, street)
     if not district_code:
-        raise ApiError(422, "请求数据有误 (invalid request data)", fields=[{
-            "field": "district", "message": "请给出区代码 (give a district code), e.g. 120104"}])
+        raise ApiError(404, "您没有所属区，因而没有自己的名单：请给出区代码 (your role has no district, so no work list of "
+                            "its own: give one), e.g. ?district=120104")
     engine = services.engine
     page = engine.work_list(district_code, street_name, community or "", skip, limit)
     ids = [p.person_id for p in page.items]
@@ -86,44 +91,42 @@ def _changes(layout: StoreLayout, since_run: str, until_run: str) -> RunChanges:
     return changes_since(layout, since_run, until_run)
 
 
-def _since_run(layout: StoreLayout, since: str) -> str:
-    """A run id, or a date: the latest run whose reference date is on or before it."""
-    entries = read_run_index(layout)
-    try:
-        day = dt.date.fromisoformat(since)
-    except ValueError:
+def _since_run(entries: list[RunEntry], since: str) -> str:
+    """A run id, or a date: the latest run whose reference date is on or before it; 404 when there is none."""
+    known = "、".join(e.label for e in entries) or "无 (none)"
+    day = dt.date.fromisoformat(since) if re.fullmatch(DATE_PATTERN, since) else None
+    if day is None:
+        if since not in {e.run_id for e in entries}:
+            raise ApiError(404, f"没有运行 (no run) {since}; 已有 (runs): {known}")
         return since
     before = [e for e in entries if e.as_of <= day]
     if not before:
-        known = "、".join(e.label for e in entries) or "无 (none)"
-        raise InputError(f"since={since}: 该日期前没有运行 (no run with as_of on or before it); 已有 (runs): {known}")
+        raise ApiError(404, f"since={since}: 该日期前没有运行 (no run with as_of on or before it); 已有 (runs): {known}")
     return max(before, key=lambda e: (e.as_of, e.started_at)).run_id
 
 
-@router.get("/changes", response_model=ChangesOut, responses={403: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+@router.get("/changes", response_model=ChangesOut,
+            responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}, 422: {"model": ErrorOut}},
             summary="自某次运行以来的变化：新增调查对象等 changes since a run: new survey targets (art. 29)")
 def changes(caller: CallerDep, services: ServicesDep, note: AuditDep,
             since: Annotated[str, Query(min_length=1, max_length=80, pattern=r"^[0-9A-Za-z_.:\-]+$",
-                                        description="运行编号或日期 YYYY-MM-DD a run id, or a date")],
-            kind: Annotated[list[str] | None, Query(description="变化类别 kinds: " + ", ".join(CHANGE_LABELS))] = None,
+                                        description="运行编号或日期 YYYY-MM-DD a run id, or a date "
+                                                    "(the latest run on or before it); 404 when there is no such run")],
+            kind: Annotated[list[ChangeKind] | None, Query(description="变化类别 kinds (repeat to give several)")] = None,
             district: Annotated[str | None, Query(pattern=DISTRICT)] = None,
             skip: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
             limit: Annotated[int, Query(ge=1, le=5000)] = 100) -> ChangesOut:
     """Run-to-run changes of the area (district roles: their own district, moves in and out included)."""
-    unknown = sorted(set(kind or []) - set(CHANGE_LABELS))
-    if unknown:
-        raise ApiError(422, "请求数据有误 (invalid request data)", fields=[{
-            "field": "kind", "message": f"未知变化类别 (unknown kind) {unknown}; 可用 (known): {', '.join(CHANGE_LABELS)}"}])
     limit = min(limit, services.settings.max_page)
     district_code, _ = _area(caller, district, None)
     layout = services.settings.layout
     entries = read_run_index(layout)
     if not entries:
         raise ApiError(404, "没有运行记录 (no recorded run) — run `canbao run` first")
-    result = _changes(layout, _since_run(layout, since), entries[-1].run_id)
+    result = _changes(layout, _since_run(entries, since), entries[-1].run_id)
     table = changes_in_district(result.changes, district_code) if district_code else result.changes
     if kind:
-        table = table[table["change"].isin(kind)]
+        table = table[table["change"].isin([k.value for k in kind])]
     counts = {k: int((table["change"] == k).sum()) for k in CHANGE_LABELS}
     page = table.iloc[skip:skip + limit]
     note.saw(page["person_id"])
