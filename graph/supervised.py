@@ -1,0 +1,271 @@
+"""SupervisedStore: the embedded store run in a worker process, so that a crash of the C++ database is not ours.
+
+LadybugDB is a young C++ library; a query that crashes it (e.g. ``ORDER BY … SKIP n`` past the
+last row, a segfault in 0.22.0) kills the process it runs in. `canbao serve` therefore keeps
+the database in one child process and sends it every statement over a pipe:
+
+    parent (API)  ──(kind, payload)──►  worker: EmbeddedStore ──► LadybugDB
+                  ◄──("ok", rows) / ("error", StoreError …)──
+
+The domain methods (GraphStore's template) run in the parent and only the hooks cross the pipe,
+so the texts are the parent's. One call at a time (a lock), like the engine's graph lock. When
+the worker dies mid-call the call raises ``GraphCrashed`` naming the operation and the signal,
+the crash is logged, and the next call starts a fresh worker; after more than ``restarts_per_minute``
+crashes in the last minute further calls are refused with ``StoreUnavailable`` (retryable) until
+the oldest of them is a minute old, so a crash loop costs no more than that many restarts a minute. The worker is a fresh
+interpreter (``python -m graph.supervised``), not a fork: the parent runs threads, and a fork
+would copy their locks mid-use; nor multiprocessing's 'spawn', which re-imports the parent's
+``__main__`` (any script) in the child.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, ClassVar
+
+from graph.cypher import Dialect, Statement
+from graph.errors import GraphCrashed, StoreError, StoreUnavailable
+from graph.model import GraphFrames, RunInfo
+from graph.store import GraphStore, Params
+
+log = logging.getLogger("canbao.graph")
+# How long close() waits for the worker to close its database before killing it.
+CLOSE_SECONDS = 30.0
+CRASH_WINDOW_SECONDS = 60.0
+# The folder holding the graph package: the worker imports the same code as its parent.
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[1])
+
+
+def _describe(folder: Path) -> str:
+    return f"嵌入式图库 embedded store {folder} (工作进程 worker process)"
+
+
+def exit_reason(exitcode: int | None) -> str:
+    """'SIGSEGV' for a process killed by a signal, 'exit code 3' for one that exited, 'unknown' if still running."""
+    if exitcode is None:
+        return "unknown"
+    if exitcode < 0:
+        try:
+            return signal.Signals(-exitcode).name
+        except ValueError:
+            return f"signal {-exitcode}"
+    return f"exit code {exitcode}"
+
+
+class SupervisedStore(GraphStore):
+    """An EmbeddedStore in a supervised worker process: reads and writes over a pipe, restarted when it dies."""
+
+    dialect: ClassVar[Dialect] = "embedded"
+
+    def __init__(self, folder: str | Path, *, must_exist: bool = False, threads: int = 0,
+                 buffer_pool_mb: int = 2048, restarts_per_minute: int = 5):
+        self.folder = Path(folder)
+        self.options = {"must_exist": must_exist, "threads": threads, "buffer_pool_mb": buffer_pool_mb}
+        self.restarts_per_minute = restarts_per_minute
+        self.starts = 0                       # workers started, the first one included
+        self.crashes: deque[float] = deque()  # monotonic times of the crashes in the last minute
+        self.crash_count = 0                  # crashes ever
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None
+        self._closed = False
+        with self._lock:
+            self._start("open")               # now: a store that cannot open fails here, not on a request
+
+    @property
+    def describe(self) -> str:
+        return _describe(self.folder)
+
+    @property
+    def ready(self) -> bool:
+        return self._conn is not None
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The running worker's process id (None between a crash and the next call)."""
+        return self._process.pid if self._process is not None and self._conn is not None else None
+
+    # --- the worker's life ------------------------------------------------------------------
+    def _start(self, operation: str) -> Connection:
+        now = time.monotonic()
+        while self.crashes and now - self.crashes[0] > CRASH_WINDOW_SECONDS:
+            self.crashes.popleft()
+        if len(self.crashes) > self.restarts_per_minute:
+            wait = CRASH_WINDOW_SECONDS - (now - self.crashes[0])
+            raise StoreUnavailable(self.describe, operation,
+                                   f"图库工作进程一分钟内崩溃 {len(self.crashes)} 次，暂停重启 (the graph worker crashed "
+                                   f"{len(self.crashes)} times in a minute; not restarted for {wait:.0f} s more) — "
+                                   "查看服务日志中的崩溃操作 (see the server log for the crashing operations)",
+                                   retryable=True)
+        parent, child = socket.socketpair()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (PACKAGE_ROOT, os.environ.get("PYTHONPATH")) if p)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "graph.supervised", str(child.fileno()), str(self.folder), json.dumps(self.options)],
+            pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL)
+        child.close()   # only the worker holds its end now: its death is an EOF here
+        conn = Connection(parent.detach())
+        self._process, self._conn = process, conn
+        self.starts += 1
+        try:
+            conn.send(("start", None, operation))
+            status, value = conn.recv()
+        except (EOFError, OSError):
+            raise self._died(operation) from None
+        if status == "error":   # e.g. must_exist and no landed run: the worker is of no use
+            self._stop()
+            raise value
+        if self.starts > 1:
+            log.warning("graph worker restarted (pid %d, start %d, %d crash(es) so far): %s",
+                        process.pid, self.starts, self.crash_count, self.folder)
+        return conn
+
+    def _died(self, operation: str) -> GraphCrashed:
+        """The worker is gone: reap it, count the crash, log it; the error for the caller."""
+        process = self._process
+        assert process is not None
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:   # the pipe broke but the process lives on: end it, it is no longer ours
+            process.kill()
+            process.wait()
+        reason = exit_reason(process.returncode)
+        if self._conn is not None:
+            self._conn.close()
+        self._process = self._conn = None
+        self.crashes.append(time.monotonic())
+        self.crash_count += 1
+        log.error("graph worker pid %d died (%s) during %s: %s — the next call starts a fresh one (%d crash(es) in "
+                  "the last minute)", process.pid, reason, operation, self.folder, len(self.crashes))
+        return GraphCrashed(self.describe, operation,
+                            f"图库工作进程崩溃 (the graph worker process died: {reason}); 下次调用时重启 "
+                            "(a fresh one starts on the next call)")
+
+    def _call(self, kind: str, payload: Any, operation: str) -> Any:
+        """Send one request to the worker (starting one if none runs) and return its answer or raise its error."""
+        with self._lock:
+            if self._closed:
+                raise StoreUnavailable(self.describe, operation, "图库已关闭 (the store is closed)")
+            conn = self._conn or self._start(operation)
+            try:
+                conn.send((kind, payload, operation))
+                status, value = conn.recv()
+            except (EOFError, OSError):
+                raise self._died(operation) from None
+        if status == "error":
+            raise value
+        return value
+
+    # --- hooks ------------------------------------------------------------------------------
+    def setup_schema(self) -> None:
+        self._call("setup_schema", None, "setup_schema")
+
+    def _rows(self, text: str, params: Params, operation: str) -> list[dict[str, Any]]:
+        return self._call("rows", (text, dict(params)), operation)
+
+    def _write(self, steps: Sequence[tuple[Statement, Params]], operation: str) -> list[list[dict[str, Any]]]:
+        return self._call("write", [(statement, dict(params)) for statement, params in steps], operation)
+
+    def _land(self, frames: GraphFrames, run: RunInfo) -> str:
+        raise StoreError(self.describe, f"write_run {run.run_id}",
+                         "工作进程中的图库只供服务读写，整批写入请用 `canbao run` (a supervised store serves the API; "
+                         "a run is landed by `canbao run`, which opens the store in its own process)")
+
+    def close(self) -> None:
+        """Ask the worker to close its database and exit; kill it if it does not within CLOSE_SECONDS."""
+        with self._lock:
+            self._closed = True
+            self._stop()
+
+    def _stop(self) -> None:
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if process is None or conn is None:
+            return
+        try:
+            conn.send(("close", None, "close"))
+            if conn.poll(CLOSE_SECONDS):
+                conn.recv()
+        except (EOFError, OSError):
+            pass   # it died on the way out: nothing left to close
+        finally:
+            conn.close()
+        try:
+            process.wait(timeout=CLOSE_SECONDS)
+        except subprocess.TimeoutExpired:
+            log.error("graph worker pid %d did not exit within %.0f s; killed", process.pid, CLOSE_SECONDS)
+            process.kill()
+            process.wait()
+
+
+def _serve(conn: Connection, folder: str, options: dict[str, Any]) -> None:
+    """The worker: one EmbeddedStore, one request at a time, until 'close' or the parent goes away."""
+    # Ctrl-C in a terminal reaches the whole process group: the parent shuts down and closes us in order.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from graph.embedded import EmbeddedStore
+
+    store: EmbeddedStore | None = None
+    while True:
+        try:
+            kind, payload, operation = conn.recv()
+        except (EOFError, OSError):
+            break   # the parent is gone
+        try:
+            if kind == "start":
+                store = EmbeddedStore(folder, **options)
+                answer: Any = os.getpid()
+                store._connection()   # open the database now, not on the first request
+            elif kind == "close":
+                if store is not None:
+                    store.close()
+                conn.send(("ok", None))
+                break
+            elif store is None:
+                raise StoreUnavailable(_describe(Path(folder)), operation, "工作进程尚未打开图库 (the worker has no store open)")
+            elif kind == "rows":
+                text, params = payload
+                answer = store._rows(text, params, operation)
+            elif kind == "write":
+                answer = store._write(payload, operation)
+            elif kind == "setup_schema":
+                answer = store.setup_schema()
+            else:
+                raise StoreError(_describe(Path(folder)), operation, f"unknown request {kind!r}")
+        except Exception as error:  # noqa: BLE001 — every error goes back to the caller, none kills the worker
+            conn.send(("error", _sendable(error, folder, operation)))
+            continue
+        conn.send(("ok", answer))
+    conn.close()
+
+
+def _sendable(error: Exception, folder: str, operation: str) -> Exception:
+    """The error itself when it pickles (ours do), else a StoreError carrying its type and message."""
+    import pickle
+
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # noqa: BLE001 — any pickling failure: send its text instead
+        return StoreError(_describe(Path(folder)), operation, f"{type(error).__name__}: {error}")
+
+
+def main(argv: Sequence[str]) -> None:
+    """``python -m graph.supervised FD FOLDER OPTIONS_JSON``: serve the store on the socket the parent passed."""
+    fd, folder, options = int(argv[1]), argv[2], json.loads(argv[3])
+    _serve(Connection(fd), folder, options)
+
+
+__all__ = ["GraphCrashed", "SupervisedStore", "exit_reason"]
+
+if __name__ == "__main__":
+    main(sys.argv)
