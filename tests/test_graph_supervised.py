@@ -30,7 +30,9 @@ from test_named_queries import (  # noqa: F401
     test_unenrolled_persons_of_one_street, test_uncertain_links_leave_out_decided_pairs,
 )
 
-# Segfaults LadybugDB 0.22.0 (and Kùzu 0.11.3): a top-k sort skipping past the last row.
+# Segfaults LadybugDB 0.22.0 (and Kùzu 0.11.3): a top-k sort skipping past the last row. Every time when it is
+# the first statement of a fresh worker; later, after some other queries (e.g. with parameters), it may return
+# no rows instead, so the tests send it to a fresh worker.
 CRASHING = "MATCH (p:Person) RETURN p.person_id AS x ORDER BY x SKIP 100000000 LIMIT 10"
 
 
@@ -85,11 +87,13 @@ def test_a_query_that_crashes_the_database_fails_alone_and_the_next_call_gets_a_
     assert (loaded.starts, loaded.crash_count) == (2, 1)
 
 
-def test_a_write_through_the_worker_lands_and_survives_a_crash(loaded):
+def test_a_write_through_the_worker_lands_and_outlives_the_worker(loaded):
     loaded.record_decision(StewardDecision("police_resident:R4", "survey:S6", "match", "steward-test-02",
                                            datetime(2026, 10, 1, 9, 0), "同一人 (same person)"))
-    with pytest.raises(GraphCrashed):
-        loaded._rows(CRASHING, {}, "crash")
+    pid = loaded.worker_pid
+    os.kill(pid, signal.SIGKILL)   # the worker dies right after the commit
+    with pytest.raises(GraphCrashed, match="SIGKILL"):
+        loaded.review_queue()
     assert loaded.review_queue().total == 0   # read by the next worker: the decision was committed
     assert set(loaded.decisions()["steward"]) == {"steward-test-01", "steward-test-02"}
 
