@@ -8,7 +8,8 @@ the database in one child process and sends it every statement over a pipe:
                   ◄──("ok", rows) / ("error", StoreError …)──
 
 The domain methods (GraphStore's template) run in the parent and only the hooks cross the pipe,
-so the texts are the parent's. One call at a time (a lock), like the engine's graph lock. When
+so the texts are the parent's; ``person_360`` (seven queries) runs in the worker whole, one round
+trip. One call at a time (a lock), like the engine's graph lock. When
 the worker dies mid-call the call raises ``GraphCrashed`` naming the operation and the signal,
 the crash is logged, and the next call starts a fresh worker; after more than ``restarts_per_minute``
 crashes in the last minute further calls are refused with ``StoreUnavailable`` (retryable) until
@@ -37,7 +38,7 @@ from typing import Any, ClassVar
 from graph.cypher import Dialect, Statement
 from graph.errors import GraphCrashed, StoreError, StoreUnavailable
 from graph.model import GraphFrames, RunInfo
-from graph.store import GraphStore, Params
+from graph.store import GraphStore, Params, Person360
 
 log = logging.getLogger("canbao.graph")
 # How long close() waits for the worker to close its database before killing it.
@@ -176,6 +177,10 @@ class SupervisedStore(GraphStore):
     def _write(self, steps: Sequence[tuple[Statement, Params]], operation: str) -> list[list[dict[str, Any]]]:
         return self._call("write", [(statement, dict(params)) for statement, params in steps], operation)
 
+    def person_360(self, person_id: str) -> Person360 | None:
+        """Run in the worker as a whole: its seven queries cost one round trip instead of seven."""
+        return self._call("person_360", person_id, "person_360")
+
     def _land(self, frames: GraphFrames, run: RunInfo) -> str:
         raise StoreError(self.describe, f"write_run {run.run_id}",
                          "工作进程中的图库只供服务读写，整批写入请用 `canbao run` (a supervised store serves the API; "
@@ -237,6 +242,8 @@ def _serve(conn: Connection, folder: str, options: dict[str, Any]) -> None:
                 answer = store._rows(text, params, operation)
             elif kind == "write":
                 answer = store._write(payload, operation)
+            elif kind == "person_360":
+                answer = store.person_360(payload)
             elif kind == "setup_schema":
                 answer = store.setup_schema()
             else:
