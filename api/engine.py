@@ -10,7 +10,9 @@ change into the live state, and schedule the state flush (records.parquet, then 
 Threads: one lock for the graph handle, one for the live state and the write path. Lookups
 (``candidates_async``) run on the event loop while neither lock is held, in a worker thread
 otherwise. One server process per store (`canbao serve` runs a single worker): the live state
-is in memory.
+is in memory. The embedded graph itself runs in a supervised child process (graph/supervised.py):
+a query that crashes the database fails its request with GraphCrashed (500), and the next graph
+call starts a fresh child.
 """
 from __future__ import annotations
 

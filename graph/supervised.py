@@ -252,6 +252,8 @@ def _serve(conn: Connection, folder: str, options: dict[str, Any]) -> None:
             conn.send(("error", _sendable(error, folder, operation)))
             continue
         conn.send(("ok", answer))
+    if store is not None:
+        store.close()   # closed already after 'close'; after an EOF (the parent died) the database is closed here
     conn.close()
 
 
