@@ -64,40 +64,40 @@ def exit_reason(exitcode: int | None) -> str:
     return f"exit code {exitcode}"
 
 
-class SupervisedStore(GraphStore):
-    """An EmbeddedStore in a supervised worker process: reads and writes over a pipe, restarted when it dies."""
+class GraphWorker:
+    """One worker process serving one store folder: started, called one request at a time, restarted after a crash."""
 
-    dialect: ClassVar[Dialect] = "embedded"
-
-    def __init__(self, folder: str | Path, *, must_exist: bool = False, threads: int = 0,
-                 buffer_pool_mb: int = 2048, restarts_per_minute: int = 5):
-        self.folder = Path(folder)
-        self.options = {"must_exist": must_exist, "threads": threads, "buffer_pool_mb": buffer_pool_mb}
+    def __init__(self, folder: Path, options: dict[str, Any], restarts_per_minute: int):
+        self.folder = folder
+        self.options = options
         self.restarts_per_minute = restarts_per_minute
-        self.starts = 0                       # workers started, the first one included
+        self.describe = _describe(folder)
+        self.starts = 0                       # processes started, the first one included
         self.crashes: deque[float] = deque()  # monotonic times of the crashes in the last minute
         self.crash_count = 0                  # crashes ever
-        self._lock = threading.Lock()
+        self.handles = 0                      # SupervisedStore objects using this worker
+        self.lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._conn: Connection | None = None
-        self._closed = False
-        with self._lock:
-            self._start("open")               # now: a store that cannot open fails here, not on a request
 
     @property
-    def describe(self) -> str:
-        return _describe(self.folder)
-
-    @property
-    def ready(self) -> bool:
-        return self._conn is not None
-
-    @property
-    def worker_pid(self) -> int | None:
-        """The running worker's process id (None between a crash and the next call)."""
+    def pid(self) -> int | None:
+        """The running process's id (None between a crash and the next call)."""
         return self._process.pid if self._process is not None and self._conn is not None else None
 
-    # --- the worker's life ------------------------------------------------------------------
+    def call(self, kind: str, payload: Any, operation: str) -> Any:
+        """Send one request (starting a process if none runs) and return its answer or raise its error."""
+        with self.lock:
+            conn = self._conn or self._start(operation)
+            try:
+                conn.send((kind, payload, operation))
+                status, value = conn.recv()
+            except (EOFError, OSError):
+                raise self._died(operation) from None
+        if status == "error":
+            raise value
+        return value
+
     def _start(self, operation: str) -> Connection:
         now = time.monotonic()
         while self.crashes and now - self.crashes[0] > CRASH_WINDOW_SECONDS:
@@ -123,7 +123,7 @@ class SupervisedStore(GraphStore):
             status, value = conn.recv()
         except (EOFError, OSError):
             raise self._died(operation) from None
-        if status == "error":   # e.g. must_exist and no landed run: the worker is of no use
+        if status == "error":   # e.g. must_exist and no landed run: the process is of no use
             self._stop()
             raise value
         if self.starts > 1:
@@ -132,7 +132,7 @@ class SupervisedStore(GraphStore):
         return conn
 
     def _died(self, operation: str) -> GraphCrashed:
-        """The worker is gone: reap it, count the crash, log it; the error for the caller."""
+        """The process is gone: reap it, count the crash, log it; the error for the caller."""
         process = self._process
         assert process is not None
         try:
@@ -152,44 +152,9 @@ class SupervisedStore(GraphStore):
                             f"图库工作进程崩溃 (the graph worker process died: {reason}); 下次调用时重启 "
                             "(a fresh one starts on the next call)")
 
-    def _call(self, kind: str, payload: Any, operation: str) -> Any:
-        """Send one request to the worker (starting one if none runs) and return its answer or raise its error."""
-        with self._lock:
-            if self._closed:
-                raise StoreUnavailable(self.describe, operation, "图库已关闭 (the store is closed)")
-            conn = self._conn or self._start(operation)
-            try:
-                conn.send((kind, payload, operation))
-                status, value = conn.recv()
-            except (EOFError, OSError):
-                raise self._died(operation) from None
-        if status == "error":
-            raise value
-        return value
-
-    # --- hooks ------------------------------------------------------------------------------
-    def setup_schema(self) -> None:
-        self._call("setup_schema", None, "setup_schema")
-
-    def _rows(self, text: str, params: Params, operation: str) -> list[dict[str, Any]]:
-        return self._call("rows", (text, dict(params)), operation)
-
-    def _write(self, steps: Sequence[tuple[Statement, Params]], operation: str) -> list[list[dict[str, Any]]]:
-        return self._call("write", [(statement, dict(params)) for statement, params in steps], operation)
-
-    def person_360(self, person_id: str) -> Person360 | None:
-        """Run in the worker as a whole: its seven queries cost one round trip instead of seven."""
-        return self._call("person_360", person_id, "person_360")
-
-    def _land(self, frames: GraphFrames, run: RunInfo) -> str:
-        raise StoreError(self.describe, f"write_run {run.run_id}",
-                         "工作进程中的图库只供服务读写，整批写入请用 `canbao run` (a supervised store serves the API; "
-                         "a run is landed by `canbao run`, which opens the store in its own process)")
-
-    def close(self) -> None:
-        """Ask the worker to close its database and exit; kill it if it does not within CLOSE_SECONDS."""
-        with self._lock:
-            self._closed = True
+    def stop(self) -> None:
+        """Ask the process to close its database and exit; kill it if it does not within CLOSE_SECONDS."""
+        with self.lock:
             self._stop()
 
     def _stop(self) -> None:
@@ -211,6 +176,93 @@ class SupervisedStore(GraphStore):
             log.error("graph worker pid %d did not exit within %.0f s; killed", process.pid, CLOSE_SECONDS)
             process.kill()
             process.wait()
+
+
+# The workers of this process, one per (folder, options): LadybugDB lets one process open a database file
+# (a second process finds it locked), so handles on the same store in one process share its worker, as
+# in-process handles share the file.
+_WORKERS: dict[tuple[str, str], GraphWorker] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+class SupervisedStore(GraphStore):
+    """An EmbeddedStore in a supervised worker process: reads and writes over a pipe, restarted when it dies."""
+
+    dialect: ClassVar[Dialect] = "embedded"
+
+    def __init__(self, folder: str | Path, *, must_exist: bool = False, threads: int = 0,
+                 buffer_pool_mb: int = 2048, restarts_per_minute: int = 5):
+        self.folder = Path(folder)
+        options = {"must_exist": must_exist, "threads": threads, "buffer_pool_mb": buffer_pool_mb}
+        key = (str(self.folder.resolve()), json.dumps(options, sort_keys=True))
+        with _WORKERS_LOCK:
+            worker = _WORKERS.get(key)
+            if worker is None:
+                worker = GraphWorker(self.folder, options, restarts_per_minute)
+                with worker.lock:
+                    worker._start("open")   # now: a store that cannot open fails here, not on a request
+                _WORKERS[key] = worker
+            worker.handles += 1
+        self.worker, self._key = worker, key
+        self._closed = False
+
+    @property
+    def describe(self) -> str:
+        return _describe(self.folder)
+
+    @property
+    def ready(self) -> bool:
+        return self.worker.pid is not None
+
+    @property
+    def worker_pid(self) -> int | None:
+        """The running worker's process id (None between a crash and the next call)."""
+        return self.worker.pid
+
+    @property
+    def starts(self) -> int:
+        return self.worker.starts
+
+    @property
+    def crash_count(self) -> int:
+        return self.worker.crash_count
+
+    def _call(self, kind: str, payload: Any, operation: str) -> Any:
+        if self._closed:
+            raise StoreUnavailable(self.describe, operation, "图库已关闭 (the store is closed)")
+        return self.worker.call(kind, payload, operation)
+
+    # --- hooks ------------------------------------------------------------------------------
+    def setup_schema(self) -> None:
+        self._call("setup_schema", None, "setup_schema")
+
+    def _rows(self, text: str, params: Params, operation: str) -> list[dict[str, Any]]:
+        return self._call("rows", (text, dict(params)), operation)
+
+    def _write(self, steps: Sequence[tuple[Statement, Params]], operation: str) -> list[list[dict[str, Any]]]:
+        return self._call("write", [(statement, dict(params)) for statement, params in steps], operation)
+
+    def person_360(self, person_id: str) -> Person360 | None:
+        """Run in the worker as a whole: its seven queries cost one round trip instead of seven."""
+        return self._call("person_360", person_id, "person_360")
+
+    def _land(self, frames: GraphFrames, run: RunInfo) -> str:
+        raise StoreError(self.describe, f"write_run {run.run_id}",
+                         "工作进程中的图库只供服务读写，整批写入请用 `canbao run` (a supervised store serves the API; "
+                         "a run is landed by `canbao run`, which opens the store in its own process)")
+
+    def close(self) -> None:
+        """Let go of the worker; the last handle on it stops it (its database closed, the process ended)."""
+        with _WORKERS_LOCK:
+            if self._closed:
+                return
+            self._closed = True
+            self.worker.handles -= 1
+            last = self.worker.handles == 0
+            if last:
+                _WORKERS.pop(self._key, None)
+        if last:
+            self.worker.stop()
 
 
 def _serve(conn: Connection, folder: str, options: dict[str, Any]) -> None:
@@ -274,7 +326,7 @@ def main(argv: Sequence[str]) -> None:
     _serve(Connection(fd), folder, options)
 
 
-__all__ = ["GraphCrashed", "SupervisedStore", "exit_reason"]
+__all__ = ["GraphCrashed", "GraphWorker", "SupervisedStore", "exit_reason"]
 
 if __name__ == "__main__":
     main(sys.argv)

@@ -117,8 +117,7 @@ def test_a_crash_loop_is_stopped_then_lifted_after_a_minute(graph_copy):
         with pytest.raises(StoreUnavailable, match="crashed 2 times in a minute") as refused:
             store.person("P1")
         assert refused.value.retryable and store.starts == 2
-        store.crashes.rotate()   # what a minute does to the window: the oldest crash leaves it
-        store.crashes[0] -= CRASH_WINDOW_SECONDS + 1
+        store.worker.crashes[0] -= CRASH_WINDOW_SECONDS + 1   # a minute later: the older crash has left the window
         assert store.person("P1") is not None and store.starts == 3
     finally:
         store.close()
@@ -140,6 +139,18 @@ def test_close_ends_the_worker_and_later_calls_are_refused(graph_copy):
     with pytest.raises(StoreUnavailable, match="closed"):
         store.person("P1")
     store.close()   # twice is harmless
+
+
+def test_handles_on_one_store_in_one_process_share_its_worker(graph_copy):
+    # LadybugDB lets one process at a time open the file: a second worker would find it locked.
+    first = SupervisedStore(graph_copy, must_exist=True, buffer_pool_mb=128)
+    second = SupervisedStore(graph_copy, must_exist=True, buffer_pool_mb=128)
+    pid = first.worker_pid
+    assert second.worker is first.worker and second.worker_pid == pid
+    first.close()
+    assert second.person("P1") is not None and _alive(pid)
+    second.close()
+    assert not _alive(pid)
 
 
 def test_persons_by_id_match_one_by_one_lookups(loaded):
