@@ -15,7 +15,9 @@ from datetime import datetime
 
 import pytest
 
-from graph import EmbeddedStore, GraphCrashed, QueryError, StewardDecision, StoreBusy, StoreError, StoreUnavailable, open_store
+from graph import (
+    EmbeddedStore, GraphCrashed, QueryError, StewardDecision, StoreBusy, StoreError, StoreUnavailable, open_store,
+)
 from graph.supervised import CRASH_WINDOW_SECONDS, SupervisedStore, exit_reason
 from test_graph_embedded import (  # noqa: F401  (collected here again: the writes, through the worker)
     test_a_decision_on_an_unknown_record_is_refused, test_a_status_update_changes_status_flags_and_provenance,
@@ -151,6 +153,12 @@ def test_handles_on_one_store_in_one_process_share_its_worker(graph_copy):
     assert second.person("P1") is not None and _alive(pid)
     second.close()
     assert not _alive(pid)
+
+
+def test_a_whole_run_is_landed_by_canbao_run_not_through_the_worker(loaded):
+    with pytest.raises(StoreError, match="canbao run"):
+        loaded.write_run(sample_run("run-test-2"))
+    assert loaded.runs()[-1].run_id == "run-test-1"
 
 
 def test_persons_by_id_match_one_by_one_lookups(loaded):
