@@ -10,7 +10,9 @@ change into the live state, and schedule the state flush (records.parquet, then 
 Threads: one lock for the graph handle, one for the live state and the write path. Lookups
 (``candidates_async``) run on the event loop while neither lock is held, in a worker thread
 otherwise. One server process per store (`canbao serve` runs a single worker): the live state
-is in memory.
+is in memory. The embedded graph itself runs in a supervised child process (graph/supervised.py):
+a query that crashes the database fails its request with GraphCrashed (500), and the next graph
+call starts a fresh child.
 """
 from __future__ import annotations
 
@@ -126,7 +128,10 @@ class Engine:
         layout = settings.layout
         # One thread per query: the survey app's point lookups take 0.13 ms of it instead of 0.27 ms on every core
         # (and leave the second core to the event loop's neighbours); analysts' scans of a 1M city take 0.15-0.3 s.
-        graph = open_store(layout.graph_spec, must_exist=True, query_threads=1)
+        # The embedded database runs in a supervised worker process unless the settings say otherwise: a query that
+        # crashes the C++ library then costs one request (500, GraphCrashed), not the service (graph/supervised.py).
+        graph = open_store(layout.graph_spec, must_exist=True, query_threads=1,
+                           worker_restarts=settings.graph_worker_restarts if settings.graph_worker else None)
         runs = graph.runs()
         if not runs:
             graph.close()
@@ -226,7 +231,8 @@ class Engine:
                 self._state_lock.release()
         if ranked is None:
             return await anyio.to_thread.run_sync(self.candidates, fragment, limit)
-        if self._graph_lock.acquire(blocking=False):
+        # Not while a supervised graph's worker must be (re)started first (half a second): that waits in a thread.
+        if self.graph.ready and self._graph_lock.acquire(blocking=False):
             try:
                 return self._with_persons(ranked)
             finally:
@@ -243,9 +249,10 @@ class Engine:
                                                                "record_key", "explanation"))))
 
     def _with_persons(self, ranked: list[tuple[Any, ...]]) -> list[Candidate]:
-        """Candidates with their person views; graph lock held."""
+        """Candidates with their person views, read in one query; graph lock held."""
+        persons = self.graph.persons([r[0] for r in ranked])
         return [Candidate(person_id=person_id, match_probability=float(probability), method=method,
-                          record_key=record_key, explanation=explanation, person=self.graph.person(person_id))
+                          record_key=record_key, explanation=explanation, person=persons.get(person_id))
                 for person_id, probability, method, record_key, explanation in ranked]
 
     def _with_persons_locked(self, ranked: list[tuple[Any, ...]]) -> list[Candidate]:

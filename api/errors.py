@@ -10,6 +10,7 @@
     HTTPException       Starlette's 400/404/405 → same shape; a 405 lists every method of the path in Allow,
                         and OPTIONS on a path answers 204 with that Allow
     graph StoreBusy/StoreUnavailable → 503 (retry); QueryError → 422 (naming the parameter); other GraphError → 503
+    graph GraphCrashed  → 500 graph_crashed: the query crashed the database's worker (restarted; details logged)
     anything else       → 500 without internals (they go to the server log)
 
 No answer names a folder of the server: the store's paths in a message (an InputError of the
@@ -32,7 +33,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from api.audit import note_of
-from graph.errors import GraphError, QueryError, StoreBusy, StoreUnavailable
+from graph.errors import GraphCrashed, GraphError, QueryError, StoreBusy, StoreUnavailable
 from resolver.attach import RowRejected
 from resolver.errors import InputError
 
@@ -90,6 +91,10 @@ STATUS_CODES: dict[int, tuple[str, str]] = {
     500: ("internal_error", "服务器内部错误，请凭请求编号联系管理员 (internal error; quote the request id)"),
     503: ("unavailable", "服务暂不可用，请稍后重试 (temporarily unavailable; retry)"),
 }
+
+
+GRAPH_CRASHED = ("图库在处理本请求时崩溃，已自动重启，其他请求不受影响；请凭请求编号联系管理员 (the graph database crashed on "
+                 "this request and was restarted; other requests are unaffected — quote the request id)")
 
 
 class ApiError(Exception):
@@ -247,6 +252,14 @@ def install(app: FastAPI, private_folders: list[Path | str] = ()) -> None:
     @app.exception_handler(InputError)
     async def _input(request: Request, error: InputError) -> JSONResponse:
         return error_response(request, 422, str(error), "input_error")
+
+    @app.exception_handler(GraphCrashed)
+    async def _crashed(request: Request, error: GraphCrashed) -> JSONResponse:
+        # The worker is gone and the next graph call starts a fresh one; the request that crashed it is answered
+        # here (and audited like every other), the operation and the signal go to the server log.
+        log.error("graph worker crashed on %s %s (request %s): %s", request.method, request.url.path,
+                  note_of(request.scope).request_id, error)
+        return error_response(request, 500, GRAPH_CRASHED, "graph_crashed")
 
     @app.exception_handler(GraphError)
     async def _graph(request: Request, error: GraphError) -> JSONResponse:

@@ -522,6 +522,10 @@ class QueryResultOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok"]
     store: Literal["embedded", "neo4j"] = Field(description="图库类型 store kind (never its folder or address)")
+    graph_process: Literal["worker", "in_process", "server"] = Field(description=(
+        "图库在哪个进程中运行 where the graph runs: a supervised worker process (embedded default), inside the "
+        "service (--graph-in-process), or in its own server (Neo4j)"))
+    graph_crashes: int = Field(ge=0, description="图库工作进程崩溃次数（自启动以来） graph worker crashes since start-up")
     run_id: str
     as_of: dt.date
     state_records: int

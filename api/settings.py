@@ -39,6 +39,13 @@ class ApiSettings(BaseModel):
                                              "state is saved after a change (0 = at once)")
     matching: Path | None = Field(None, description="匹配配置 matching YAML (default resolver/config/matching.yaml)")
     sources: Path | None = Field(None, description="映射文件目录 folder of source mapping YAML files")
+    graph_worker: bool = Field(True, description="嵌入式图库在受监护的工作进程中运行，崩溃只影响当次请求 (run the "
+                                                 "embedded graph in a supervised worker process: a crash of the "
+                                                 "database fails one request, not the service; off: in-process)")
+    graph_worker_restarts: int = Field(5, ge=1, le=60,
+                                       description="工作进程每分钟最多重启次数，超过则返回 503 (worker restarts "
+                                                   "allowed per minute; beyond that graph calls answer 503 until the "
+                                                   "minute has passed)")
 
     @model_validator(mode="after")
     def _store_has_a_run(self) -> ApiSettings:

@@ -9,7 +9,8 @@ from this process: a single-client baseline, --clients closed-loop clients (once
 keep-alive client that leaves the shared cores to the server), the same clients paced at one
 request each every --paced seconds (surveyors at doors); then --surveys surveys go
 submit → approve → confirm, timing confirm-to-visible (the confirmation's answer, then GET /v1/persons/{id}
-showing the survey record). Writes bench/results/api_<persons>.json. Both processes share the machine's cores.
+showing the survey record). Writes bench/results/api_<persons>.json (api_<persons>_graph_in_process.json with
+--graph-in-process). Both processes share the machine's cores; the server's CPU includes its graph worker's.
 """
 from __future__ import annotations
 
@@ -63,12 +64,15 @@ def free_port() -> int:
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds a process has used (Linux /proc; None elsewhere)."""
+    """User + system CPU seconds a process and its running children (the graph worker) have used (Linux /proc;
+    None elsewhere)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     except OSError:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(child) or 0.0 for child in children)
 
 
 def cpu_probe_ms() -> float:
@@ -218,6 +222,8 @@ def main() -> int:
     parser.add_argument("--paced-seconds", type=float, default=30, help="how long the paced run lasts")
     parser.add_argument("--surveys", type=int, default=10)
     parser.add_argument("--in-place", action="store_true", help="serve the store itself, not a copy")
+    parser.add_argument("--graph-in-process", action="store_true",
+                        help="serve with the embedded graph in the server process (no worker), for comparison")
     args = parser.parse_args()
 
     source = args.store or build_store(args.persons, args.seed, args.as_of)
@@ -229,7 +235,7 @@ def main() -> int:
         log(f"copied the store in {time.perf_counter() - t0:.1f} s")
     persons = len(pd.read_parquet(StoreLayout.for_store(str(store)).persons_file, columns=["person_id"]))
     result: dict = {"persons": persons, "store": str(source), "clients": args.clients, "cpus": os.cpu_count(),
-                    "cpu_probe_ms": cpu_probe_ms()}
+                    "graph_worker": not args.graph_in_process, "cpu_probe_ms": cpu_probe_ms()}
     log(f"machine speed probe: {result['cpu_probe_ms']} ms for 10M Python additions")
 
     from api.database import Database
@@ -242,7 +248,7 @@ def main() -> int:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([sys.executable, "-m", "canbao.cli", "serve", "--store", str(store), "--port", str(port),
-                               "--flush-seconds", "5"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               "--flush-seconds", "5", *(["--graph-in-process"] if args.graph_in_process else [])], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                               stdout=subprocess.DEVNULL, stderr=open(work / "server.log", "w"))
     try:
         t0 = time.perf_counter()
@@ -324,7 +330,7 @@ def main() -> int:
             server.wait(timeout=600)
         except subprocess.TimeoutExpired:
             server.kill()
-    out = ROOT / "bench" / "results" / f"api_{persons}.json"
+    out = ROOT / "bench" / "results" / f"api_{persons}{'_graph_in_process' if args.graph_in_process else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
     print(json.dumps(result, indent=1, ensure_ascii=False))

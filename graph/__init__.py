@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from graph.errors import (
-    GraphError, MissingDependency, QueryError, RunDataError, StoreBusy, StoreError, StoreSpecError,
+    GraphCrashed, GraphError, MissingDependency, QueryError, RunDataError, StoreBusy, StoreError, StoreSpecError,
     StoreUnavailable,
 )
 from graph.model import RunData, RunInfo
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 NEO4J_SCHEMES = ("neo4j://", "neo4j+s://", "neo4j+ssc://", "bolt://", "bolt+s://", "bolt+ssc://")
 
 __all__ = [
-    "CATALOGUE", "EmbeddedStore", "GraphError", "GraphStore", "MissingDependency", "NamedQuery", "Neo4jSettings",
+    "CATALOGUE", "EmbeddedStore", "GraphCrashed", "GraphError", "GraphStore", "MissingDependency", "NamedQuery", "Neo4jSettings",
     "Neo4jStore", "Page", "Person360", "PersonView", "QueryError", "QueryResult", "RecordUpsert", "RecordView",
     "ReviewItem", "RunData", "RunDataError", "RunInfo", "RunSummary", "StatusUpdate", "StewardDecision",
     "StoreBusy", "StoreError", "StoreSpecError", "StoreUnavailable", "catalogue_text", "open_store",
@@ -39,13 +39,15 @@ __all__ = [
 
 
 def open_store(spec: str, *, must_exist: bool = False, query_threads: int | None = None,
-               **options: Any) -> GraphStore:
+               worker_restarts: int | None = None, **options: Any) -> GraphStore:
     """The store a ``--store`` value names: a neo4j/bolt URI, else a folder for the embedded store.
 
     ``must_exist`` refuses an embedded folder without a landed run (for read-only commands);
     ``query_threads`` caps the threads the embedded store runs one query on (default: every core;
-    a Neo4j server decides its own); ``options`` go to the store's constructor (e.g. ``batch_size``
-    for Neo4j).
+    a Neo4j server decides its own); ``worker_restarts`` runs the embedded store in a supervised
+    worker process (graph/supervised.py) restarted after a crash at most that many times a minute
+    (None: in this process; a Neo4j server is another process already); ``options`` go to the
+    store's constructor (e.g. ``batch_size`` for Neo4j).
     """
     spec = (spec or "").strip()
     if not spec:
@@ -57,10 +59,14 @@ def open_store(spec: str, *, must_exist: bool = False, query_threads: int | None
     if "://" in spec:
         raise StoreSpecError(f"--store {spec!r}: 不支持的协议 (unsupported scheme); 可用 (use) a folder or "
                              f"{', '.join(NEO4J_SCHEMES)}")
-    from graph.embedded import EmbeddedStore
-
     if query_threads is not None:
         options["threads"] = query_threads
+    if worker_restarts is not None:
+        from graph.supervised import SupervisedStore
+
+        return SupervisedStore(spec, must_exist=must_exist, restarts_per_minute=worker_restarts, **options)
+    from graph.embedded import EmbeddedStore
+
     return EmbeddedStore(spec, must_exist=must_exist, **options)
 
 

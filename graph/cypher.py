@@ -133,6 +133,10 @@ STAGED_RUN = Statement("staged_run", f"MATCH (r:{STAGED_PREFIX}Run {{run_id: $ru
 # --- reads --------------------------------------------------------------------------------
 
 PERSON_BY_ID = Statement("person_by_id", "MATCH (p:Person {person_id: $person_id}) RETURN p AS person")
+# Several persons in one query, each found by its key (LadybugDB scans the table for `p.person_id IN $ids`:
+# 75 ms at 100k persons, against 0.15-0.5 ms for five keys here).
+PERSONS_BY_ID = Statement("persons_by_id", (
+    "UNWIND $person_ids AS person_id MATCH (p:Person {person_id: person_id}) RETURN p AS person"))
 PERSONS_BY_ID_NUMBER = Statement("persons_by_id_number", (
     "MATCH (p:Person) WHERE p.id_number = $id_number RETURN p AS person ORDER BY p.person_id"))
 PERSON_RECORDS = Statement("person_records", (
@@ -233,7 +237,7 @@ def all_neo4j_statements() -> dict[str, str]:
 
     statements: list[Statement] = [
         *neo4j_schema(), SWITCH_BEGIN, SWITCH_END, SWITCH_STATE, STAGED_RUN,
-        PERSON_BY_ID, PERSONS_BY_ID_NUMBER, PERSON_RECORDS, PERSON_EMPLOYERS, PERSON_HOUSEHOLD,
+        PERSON_BY_ID, PERSONS_BY_ID, PERSONS_BY_ID_NUMBER, PERSON_RECORDS, PERSON_EMPLOYERS, PERSON_HOUSEHOLD,
         PERSON_OPEN_MATCHES, RUN_BY_ID, RUNS, UNENROLLED_PAGE, UNENROLLED_COUNT, REVIEW_PAGE, REVIEW_COUNT,
         DECISIONS, *COUNT_LABEL.values(), upsert_record(frozenset()), UNLINK_RECORD, LINK_RECORD, RECORD_DECISION,
         UPDATE_PERSON_STATUS, ENSURE_PERSON,

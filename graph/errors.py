@@ -7,7 +7,8 @@
     ├── QueryError              a named query or its parameters are wrong
     └── StoreError              the database refused or failed an operation
         ├── StoreUnavailable    cannot reach / open the store (often retryable)
-        └── StoreBusy           another writer holds the store (retryable)
+        ├── StoreBusy           another writer holds the store (retryable)
+        └── GraphCrashed        the embedded database's worker process died during the operation
 
 Every StoreError names the store, the operation and whether retrying may help.
 ``from_ladybug`` and ``from_neo4j`` are the only places foreign errors become ours.
@@ -55,6 +56,11 @@ class StoreError(GraphError):
         hint = "可重试 (retryable)" if retryable else "不可重试 (not retryable)"
         super().__init__(f"{store}: {operation} 失败 (failed): {detail} [{hint}]")
 
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # Pickled by the constructor's arguments: a supervised store's worker sends its errors over a pipe, and the
+        # default (the class called with the message alone) does not fit this signature.
+        return _rebuilt, (type(self), self.store, self.operation, self.detail, self.retryable)
+
 
 class StoreUnavailable(StoreError):
     """The store cannot be reached or opened."""
@@ -62,6 +68,14 @@ class StoreUnavailable(StoreError):
 
 class StoreBusy(StoreError):
     """Another process holds the store's write lock."""
+
+
+class GraphCrashed(StoreError):
+    """The process running the embedded database died during the operation (a crash of the C++ library)."""
+
+
+def _rebuilt(kind: type[StoreError], store: str, operation: str, detail: str, retryable: bool) -> StoreError:
+    return kind(store, operation, detail, retryable=retryable)
 
 
 def from_ladybug(exc: Exception, store: str, operation: str) -> StoreError:

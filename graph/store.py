@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import pandas as pd
 
 from graph.cypher import (
-    COUNT_LABEL, DECISIONS, ENSURE_PERSON, LINK_RECORD, PERSON_BY_ID, PERSON_EMPLOYERS, PERSON_HOUSEHOLD,
+    COUNT_LABEL, DECISIONS, ENSURE_PERSON, LINK_RECORD, PERSON_BY_ID, PERSONS_BY_ID, PERSON_EMPLOYERS, PERSON_HOUSEHOLD,
     PERSON_OPEN_MATCHES, PERSON_RECORDS, PERSONS_BY_ID_NUMBER, RECORD_DECISION, REVIEW_COUNT, REVIEW_PAGE,
     RUN_BY_ID, RUNS, UNENROLLED_COUNT, UNENROLLED_PAGE, UNLINK_RECORD, UPDATE_PERSON_STATUS,
     Dialect, Statement, upsert_record,
@@ -239,6 +239,11 @@ class GraphStore(ABC):
     def describe(self) -> str:
         """Which store this is, for messages (e.g. 'embedded store /data/graph')."""
 
+    @property
+    def ready(self) -> bool:
+        """A call now answers without first starting anything (a supervised store's worker); True in-process."""
+        return True
+
     @abstractmethod
     def setup_schema(self) -> None:
         """Create tables / constraints / indexes; safe to call again."""
@@ -342,6 +347,14 @@ class GraphStore(ABC):
         """A person by id, or None."""
         rows = self._read(PERSON_BY_ID, {"person_id": person_id})
         return person_view(rows[0]["person"]) if rows else None
+
+    def persons(self, person_ids: Sequence[str]) -> dict[str, PersonView]:
+        """Persons by id in one query (a lookup's candidates: one round trip to a worker); absent ids are left out."""
+        if not person_ids:
+            return {}
+        rows = self._read(PERSONS_BY_ID, {"person_ids": list(dict.fromkeys(person_ids))})
+        views = (person_view(r["person"]) for r in rows)
+        return {view.person_id: view for view in views}
 
     def persons_by_id_number(self, id_number: str) -> list[PersonView]:
         """Persons carrying an ID number (more than one means a split a steward should look at)."""

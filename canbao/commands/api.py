@@ -41,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = load_settings({
         "store": args.store, "work_dir": args.work_dir, "host": args.host, "port": args.port, "as_of": args.as_of,
         "max_body_bytes": args.max_body_kb * 1024 if args.max_body_kb else None, "flush_seconds": args.flush_seconds,
-        "matching": args.matching, "sources": args.sources,
+        "matching": args.matching, "sources": args.sources, "graph_worker": False if args.graph_in_process else None,
     })
     progress(f"打开库 opening {settings.store}（建立匹配索引 building the match index）…")
     loop, http = _server_stack()
@@ -76,6 +76,9 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="变更写回匹配状态的延迟秒数 seconds before changes are saved to the resolver state (default 5)")
     parser.add_argument("--matching", help="匹配配置 matching YAML")
     parser.add_argument("--sources", help="映射文件目录 folder of source mapping YAML files")
+    parser.add_argument("--graph-in-process", action="store_true",
+                        help="嵌入式图库在服务进程内运行（无崩溃隔离，用于基准对比） run the embedded graph in this process, "
+                             "not in a supervised worker (no crash isolation; for comparisons)")
 
 
 def cmd_user(args: argparse.Namespace) -> int:
