@@ -23,8 +23,8 @@ from resolver.divisions import load_divisions
 from resolver.standardise.address import parse_address
 from resolver.standardise.id_number import check_digit
 
-# Birth dates the upload's ID pattern admits: 18-character numbers born 1800-2099 (up to today), legacy
-# 15-digit numbers 1900-1999 (their two-digit year is read as 19YY).
+# Birth dates drawn: 1900-2025 for 18-character numbers (the pattern admits 1800-2099; these are the likely
+# ones), 1900-1999 for legacy 15-digit numbers (their two-digit year is read as 19YY).
 _BORN_18 = (dt.date(1900, 1, 1), dt.date(2025, 12, 31))
 _BORN_15 = (dt.date(1900, 1, 1), dt.date(1999, 12, 31))
 # Roads and house numbers that name no place of their own (so the street decides the district).
