@@ -33,6 +33,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from api.audit import note_of
+from api.models import UNKNOWN_FIELD_HINTS
 from graph.errors import GraphCrashed, GraphError, QueryError, StoreBusy, StoreUnavailable
 from resolver.attach import RowRejected
 from resolver.errors import InputError
@@ -197,7 +198,10 @@ def field_errors(error: dict[str, Any], body: Any = None) -> list[dict[str, str]
         return [{"field": name, "message": message} for name in str(context["fields"]).split(",")]
     if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
         return [{"field": str(context.get("discriminator", "body")).strip("'"), "message": message}]
-    return [{"field": field_path(error["loc"], body), "message": message}]
+    field = field_path(error["loc"], body)
+    if error["type"] == "extra_forbidden" and field in UNKNOWN_FIELD_HINTS:
+        message = UNKNOWN_FIELD_HINTS[field]   # a field clients may still send from an older contract
+    return [{"field": field, "message": message}]
 
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

@@ -266,29 +266,60 @@ SURVEY_DATE = r"^(?:19[0-9]{2}|20[0-9]{2}|2100)-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]
 PERSON_NAME = r"^[A-Za-z\u3400-\u9fff][A-Za-z\u3400-\u9fff·.\-' ]*$"
 # An address has at least one letter or Chinese character and no control characters.
 ADDRESS = r"^[^\x00-\x1f\x7f]*[A-Za-z\u3400-\u9fff][^\x00-\x1f\x7f]*$"
-# 调查员编号: a canbao user name (api/security.py NAME_PATTERN).
-SURVEYOR = r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,64}$"
 SURVEY_ID = r"^[A-Za-z0-9_\-]{1,40}$"
 IDENTIFIES = "须有姓名，并有有效的公民身份号码或可定位的常住地 (a name and a valid ID number or a placeable address)"
+# Custom string formats of the upload schema: rules a pattern cannot state. A generated client reads their
+# meaning from the field's description; api/contract/schemathesis_hooks.py gives the fuzzer their values.
+ID_FORMAT = "gb11643"             # check character right (GB 11643 §6) and the embedded birth date a real day
+ADDRESS_FORMAT = "tianjin-address"  # an address in Tianjin that the address parser places in a district
+# The gender an ID number states: the 17th digit of an 18-character number (the 15th of a legacy 15-digit one)
+# is odd for men, even for women.
+ID_GENDERS = ((r"^[0-9]{16}[13579][0-9Xx]$", "男"), (r"^[0-9]{16}[02468][0-9Xx]$", "女"),
+              (r"^[0-9]{14}[13579]$", "男"), (r"^[0-9]{14}[02468]$", "女"))
+# Surveyors of record are the signed-in users; a field a client sends for it is refused with this hint.
+SURVEYOR_OF_RECORD = ("调查员即登录用户，由服务记录，请删除此字段 (the surveyor of record is the signed-in user: "
+                      "leave surveyor_id out)")
+UNKNOWN_FIELD_HINTS = {"surveyor_id": SURVEYOR_OF_RECORD}
+
+
+def _string_branch(prop: dict[str, Any]) -> dict[str, Any]:
+    """The string alternative of an optional field's schema ({"anyOf": [{"type": "string", …}, {"type": "null"}]})."""
+    return next(branch for branch in prop.get("anyOf", [prop]) if branch.get("type") == "string")
+
+
+def _state_survey_rules(schema: dict[str, Any]) -> None:
+    """The art. 19 rules beyond patterns, in the schema: the ID number's format, the gender it states (if/then),
+    and, without an ID number, a residence address that places the person (format, if/then)."""
+    _string_branch(schema["properties"]["id_number"])["format"] = ID_FORMAT
+    has_id = {"required": ["id_number"], "properties": {"id_number": {"type": "string"}}}
+    schema["anyOf"] = [has_id, {"required": ["residence_address"], "properties": {"residence_address": {
+        "type": "string"}}}]
+    schema["allOf"] = [
+        *({"if": {"required": ["id_number"], "properties": {"id_number": {"type": "string", "pattern": pattern}}},
+           "then": {"properties": {"gender": {"enum": [gender, None]}}}} for pattern, gender in ID_GENDERS),
+        {"if": {"not": has_id}, "then": {"required": ["residence_address"], "properties": {"residence_address": {
+            "type": "string", "format": ADDRESS_FORMAT}}}},
+    ]
 
 
 class SurveyInBase(_In):
     """A door-to-door survey (art. 19), as the survey app sends it; codes as in resolver/sources/survey.yaml.
 
     Art. 19 minimum: a name, a survey date, and an ID number (valid check digit) or a residence address that
-    places the person in a district; an upload that identifies nobody is a 422 naming the fields. The surveyor
-    of record is the signed-in user: ``surveyor_id`` may be left out, and if given must be that user's name."""
+    places the person in a district; an upload that identifies nobody is a 422 naming the fields. The gender
+    must agree with the ID number. The schema states each rule (``_state_survey_rules``). The surveyor of record
+    is the signed-in user, so the upload has no ``surveyor_id`` (sending one is a 422 naming it)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={
-        "anyOf": [{"required": [field], "properties": {field: {"type": "string"}}}
-                  for field in ("id_number", "residence_address")]})
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra=_state_survey_rules)
 
     survey_id: str = Field(min_length=1, max_length=40, pattern=SURVEY_ID, description="调查编号")
     name: str = Field(min_length=1, max_length=60, pattern=PERSON_NAME, description="姓名（不能是数字） name")
-    gender: Literal["男", "女"] | None = Field(None, description="性别 男/女")
-    id_number: str | None = Field(None, min_length=15, max_length=18, pattern=ID_NUMBER,
-                                  description="公民身份号码（18 位，校验位须正确；或旧 15 位） ID number, check digit "
-                                              "verified; with residence_address at least one of the two")
+    gender: Literal["男", "女"] | None = Field(None, description="性别 男/女；有身份证号时须与之相符（第 17 位奇数为男、"
+                                                              "偶数为女，旧 15 位号看末位） must agree with the ID number")
+    id_number: str | None = Field(None, min_length=15, max_length=18, pattern=ID_NUMBER, description=(
+        f"公民身份号码（18 位，校验位须正确；或旧 15 位），格式 {ID_FORMAT}：GB 11643 校验位正确、所含出生日期为真实日期 "
+        f"(format {ID_FORMAT}: the check character of GB 11643 §6 is right and the embedded birth date is a real "
+        "day); with residence_address at least one of the two"))
     ethnicity: str | None = Field(None, min_length=1, max_length=20, pattern=TEXT, description="民族")
     phone: str | None = Field(None, min_length=8, max_length=60, pattern=PHONES,
                               description="联系电话：手机或带区号的固话，多个以 / 分隔 (mobile or landline; several "
@@ -297,13 +328,12 @@ class SurveyInBase(_In):
     hukou_type: str | None = Field(None, min_length=1, max_length=10, pattern=TEXT, description="户口性质")
     household_address: str | None = Field(None, min_length=2, max_length=200, pattern=ADDRESS, description="户籍地")
     residence_address: str | None = Field(None, min_length=2, max_length=200, pattern=ADDRESS,
-                                          description="常住地（决定所属区；无有效身份证号时须可定位） residence, "
-                                                      "decides the district; must be placeable without an ID number")
+                                          description=(
+        f"常住地（决定所属区；无身份证号时须为可定位到天津某区的地址，格式 {ADDRESS_FORMAT}） residence, decides the "
+        f"district; without an ID number it must be an address in Tianjin the address parser places in a district "
+        f"(format {ADDRESS_FORMAT}); with one, an address it cannot place counts in the surveyor's district"))
     insurance_type: str | None = Field(None, min_length=1, max_length=40, pattern=TEXT, description="参保险种")
     unenrolled_reason: str | None = Field(None, min_length=1, max_length=20, pattern=TEXT, description="未参保原因")
-    surveyor_id: str | None = Field(None, pattern=SURVEYOR,
-                                    description="调查员编号：登录用户名，可省略 (the signed-in user's name; may be "
-                                                "omitted — any other value is refused)")
     survey_date: dt.date = Field(json_schema_extra={"pattern": SURVEY_DATE},
                                  description="调查日期 YYYY-MM-DD（1900-2100，须为文本） survey date as text")
 

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
+import api.contract.schemathesis_hooks  # noqa: F401 — values for the custom formats, so uploads get through
 from api import create_app, load_settings
 from api.database import Database
 from api.security import Users

@@ -10,15 +10,22 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
 
 from api import create_app, load_settings
+from api.contract import schemathesis_hooks
 from api.database import Database
+from api.models import ADDRESS_FORMAT, ID_FORMAT
 from api.security import Users
 from resolver.ledger import survey_summary
 from resolver.mapping import load_mappings
+from resolver.schema import TRUSTED_ID_STATUSES
+from resolver.standardise.address import parse_address
+from resolver.standardise.id_number import standardise_id_number
 from test_api import Subject, assert_error, pick_target, sample_store, survey_of
 
 UNPLACEABLE = "某某地方"   # an address the parser places in no district
@@ -100,10 +107,15 @@ def test_a_correction_stays_in_the_district_that_first_submitted_it(world):
 
 # --- the surveyor of record (second bullet) ----------------------------------------------------
 
-def test_a_surveyor_cannot_upload_as_someone_else(world):
-    error = assert_error(world.post("surveyor", **survey_of(world.target, "DC-WHO-1", surveyor_id="DY9001")), 422)
-    assert error["fields"][0]["field"] == "surveyor_id" and "surveyor" in error["fields"][0]["message"]
+@pytest.mark.parametrize("surveyor_id", ["DY9001", "surveyor"])
+def test_an_upload_names_no_surveyor_the_signed_in_user_is_it(world, surveyor_id):
+    """The body has no surveyor_id (the schema lists none): another user's name or the caller's own is refused."""
+    error = assert_error(world.post("surveyor", **survey_of(world.target, "DC-WHO-1", surveyor_id=surveyor_id)), 422)
+    assert [f["field"] for f in error["fields"]] == ["surveyor_id"]
+    assert "signed-in user" in error["fields"][0]["message"]
     assert_error(world.client.get("/v1/surveys/DC-WHO-1", headers=world.as_("surveyor")), 404)
+    assert "surveyor_id" not in world.client.get("/openapi.json").json()["components"]["schemas"]["SurveyIn"][
+        "properties"]
 
 
 def test_the_ledger_credits_the_signed_in_surveyor(world):
@@ -253,3 +265,65 @@ def test_the_code_lists_come_from_the_stores_survey_mapping(world, tmp_path):
     settings = load_settings({"store": str(world.store), "sources": str(tmp_path)}, env={})
     schema = create_app(settings).openapi()["components"]["schemas"]["SurveyIn"]
     assert "长期外出" in schema["properties"]["unenrolled_reason"]["anyOf"][0]["enum"]
+
+
+# --- the rules a pattern cannot state are in the schema too (issue 20) ---------------------------
+
+def _upload_schema(world) -> tuple[dict, jsonschema.FormatChecker]:
+    """SurveyIn from /openapi.json, and a format checker that knows its custom formats as the service applies them."""
+    schema = world.client.get("/openapi.json").json()["components"]["schemas"]["SurveyIn"]
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks(ID_FORMAT)(lambda v: not isinstance(v, str) or standardise_id_number(v).status in TRUSTED_ID_STATUSES)
+    checker.checks(ADDRESS_FORMAT)(lambda v: not isinstance(v, str) or parse_address(v).district_code is not None)
+    return schema, checker
+
+
+def _admits(schema: dict, checker: jsonschema.FormatChecker, body: dict) -> bool:
+    return jsonschema.Draft202012Validator(schema, format_checker=checker).is_valid(body)
+
+
+def test_the_schema_states_the_id_numbers_format(world):
+    schema, checker = _upload_schema(world)
+    branch = next(b for b in schema["properties"]["id_number"]["anyOf"] if b["type"] == "string")
+    assert branch["format"] == ID_FORMAT and ID_FORMAT in schema["properties"]["id_number"]["description"]
+    body = survey_of(world.target, "DC-FMT-1")
+    wrong_digit = body["id_number"][:17] + ("1" if body["id_number"][17] != "1" else "2")
+    assert _admits(schema, checker, body) and not _admits(schema, checker, {**body, "id_number": wrong_digit})
+    assert_error(world.post("surveyor", **{**body, "id_number": wrong_digit}), 422)
+
+
+def test_the_schema_states_the_gender_the_id_number_gives(world):
+    schema, checker = _upload_schema(world)
+    body = survey_of(world.target, "DC-FMT-2")
+    other = {"男": "女", "女": "男"}[body["gender"]]
+    assert _admits(schema, checker, body) and _admits(schema, checker, {**body, "gender": None})
+    assert not _admits(schema, checker, {**body, "gender": other})
+    legacy = {**body, "id_number": "120104820101" + ("001" if other == "男" else "002")}   # odd last digit: 男
+    assert _admits(schema, checker, {**legacy, "gender": other}) and not _admits(schema, checker, legacy)
+    error = assert_error(world.post("surveyor", **{**body, "gender": other}), 422)
+    assert [f["field"] for f in error["fields"]] == ["gender"]
+
+
+def test_the_schema_states_that_without_an_id_number_the_address_must_place_the_person(world):
+    schema, checker = _upload_schema(world)
+    body = {k: v for k, v in survey_of(world.target, "DC-FMT-3").items() if k not in ("id_number", "gender")}
+    assert _admits(schema, checker, body)
+    assert not _admits(schema, checker, {**body, "residence_address": UNPLACEABLE})
+    assert _admits(schema, checker, {**body, "residence_address": UNPLACEABLE, "id_number": world.target.id_number})
+    clause = next(c for c in schema["allOf"] if "not" in c["if"])
+    assert clause["then"]["properties"]["residence_address"]["format"] == ADDRESS_FORMAT
+    assert_error(world.post("surveyor", **{**body, "residence_address": UNPLACEABLE}), 422)
+
+
+@settings(max_examples=60, deadline=None, database=None, derandomize=True)
+@given(number=schemathesis_hooks.id_numbers(), address=schemathesis_hooks.tianjin_addresses())
+def test_the_fuzzers_values_for_the_custom_formats_are_ones_the_service_accepts(number, address):
+    """The hooks module's values: numbers the ID standardiser trusts, addresses the parser places."""
+    assert standardise_id_number(number).status in TRUSTED_ID_STATUSES
+    assert parse_address(address).district_code is not None
+
+
+def test_every_street_of_the_fuzzers_addresses_is_placed_with_every_road():
+    for district, _, prefix in schemathesis_hooks.placeable_streets():
+        for road in schemathesis_hooks._ROADS:
+            assert parse_address(f"{prefix}{road}9号").district_code == district, (prefix, road)

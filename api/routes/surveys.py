@@ -25,8 +25,6 @@ from api.surveys import TRANSITIONS, Candidate, ReviewAction, Survey, SurveyStat
 from resolver.attach import SURVEY_SOURCE, canonical_frame, json_safe, survey_record
 from resolver.mapping import SourceMapping
 
-NOT_THE_CALLER = ("调查员编号须为登录用户 {name}，可省略 (the surveyor of record is the signed-in user {name}; leave "
-                  "surveyor_id out or send that name)")
 CONFIRMERS = TRANSITIONS[ReviewAction.confirm][1]
 UNPLACEABLE = ("常住地无法定位到天津的区，又无公民身份号码：无法确定被调查人 (the address places nobody and there is no ID "
                "number: the survey identifies nobody) — " + IDENTIFIES)
@@ -72,13 +70,10 @@ def build_router(mapping: SourceMapping) -> APIRouter:
                       response: Response) -> SurveyOut:
         """Validated like a row of survey_<YYYYMM>.csv (same mapping and standardisers) and stricter: a wrong ID
         check digit, a code not in the spec, an unreadable value or a gender against the ID is a 422 per field.
-        The surveyor of record is the signed-in user. A survey id belongs to the user and district that first
+        The surveyor of record is the signed-in user (the body has no surveyor_id). A survey id belongs to the user and district that first
         submitted it. Resolved at once (the best candidate is kept); a candidate of another district sends the
         survey to that district's centre first (awaiting_other_district); statuses change only after the district
         confirms."""
-        if body.surveyor_id is not None and body.surveyor_id != caller.name:
-            raise ApiError(422, "调查员编号与登录用户不符 (surveyor_id is not the signed-in user)",
-                           fields=[{"field": "surveyor_id", "message": NOT_THE_CALLER.format(name=caller.name)}])
         payload = {**body.model_dump(mode="json"), "surveyor_id": caller.name}
         payload_hash = hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
         record_key = f"{SURVEY_SOURCE}:{body.survey_id}"
