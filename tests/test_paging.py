@@ -207,10 +207,13 @@ def test_the_catalogue_shows_every_numeric_range():
 # --- the API's answers ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def api(store: Path):
+def api(store: Path, tmp_path_factory):
     from paging_child import _client
 
-    client, headers = _client(str(store))
+    # A copy of its own: the API's graph worker holds its store's database file while the module runs.
+    copy = tmp_path_factory.mktemp("api") / "store"
+    shutil.copytree(store, copy)
+    client, headers = _client(str(copy))
     with client:
         yield client, headers
 
