@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -321,9 +322,11 @@ def _employee_line(scheme: str, month: int, with_employer: bool, policy: Contrib
     kinds = ("individual", "employer") if with_employer else ("flexible",)
     rate = Decimal(0)
     for kind in kinds:
-        entry = _rate_at(getattr(rates, kind), month) if rates is not None else None
+        entries = getattr(rates, kind) if rates is not None else []
+        entry = _rate_at(entries, month)
         if entry is None:
-            missing.append(f"{scheme}{RATE_KINDS[kind]}费率 ({month_text(month)})")
+            # No rate at all, or none yet in force that month (named by year: one gap, one message per year).
+            missing.append(f"{scheme}{RATE_KINDS[kind]}费率" + (f" ({year}年)" if entries else ""))
             rate = None
         elif rate is not None:
             rate += Decimal(str(entry.value))
@@ -449,3 +452,43 @@ def arrears_rows(records: pd.DataFrame, person_ids: pd.Index | list[str], as_of:
                          part.months_beyond_window, float(part.total_low), float(part.total_high), part.complete_low,
                          part.complete_high, "；".join(part.missing)))
     return pd.DataFrame(rows, columns=list(ARREARS_COLUMNS))
+
+
+# ── The survey team's list for art. 26 (`canbao arrears`) ─────────────────────────────
+
+ARREARS_LIST_HEADERS: dict[str, str] = {
+    "district_code": "区代码", "district_name": "区", "street": "街道（镇）", "community": "社区（村）",
+    "person_id": "人员编号", "name": "姓名", "gender": "性别", "id_number": "身份证号（脱敏）",
+    "address": "地址", "phone": "联系电话（脱敏）", "flags": "标记", "scheme": "险种", "state": "参保状态",
+    "payer": "缴费方式", "last_paid": "最近缴费月份", "months_owed": "欠缴月数", "months_beyond_window": "超出补缴期限月数",
+    "total_low": "测算补缴额（最低基数/档次，元）", "total_high": "测算补缴额（平均工资/所选档次，元）",
+    "complete": "测算完整", "missing": "缺少的参数",
+}
+ARREARS_FLAGS = ("INTERRUPTED", "LAPSED")
+
+
+def build_arrears_list(persons: pd.DataFrame, records: pd.DataFrame, area: Any, as_of: dt.date,
+                       policy: ContributionPolicy, flag_labels: dict[str, str],
+                       district_names: dict[str, str] | None = None) -> pd.DataFrame:
+    """Rows (ARREARS_LIST_HEADERS keys) of the area's interrupted and lapsed persons, one per owed scheme.
+
+    Masked like the work list (resolver/worklist.py); the amounts are ``estimate_arrears``'s.
+    """
+    from resolver.worklist import _identity_columns, dispatch_addresses
+
+    flags = persons["flags"].fillna("").astype(str).str.split("|")
+    owing = flags.map(lambda f: any(code in f for code in ARREARS_FLAGS)).to_numpy(dtype=bool)
+    targets = persons[owing & area.contains(persons)].reset_index(drop=True)
+    own = records[records["person_id"].isin(targets["person_id"])]
+    identity = _identity_columns(targets, own, flag_labels)
+    identity["district_code"] = targets["district_code"].to_numpy()
+    identity["district_name"] = targets["district_code"].map(district_names or {}).to_numpy()
+    identity["street"] = targets["street"].to_numpy()
+    identity["community"] = targets["community"].to_numpy()
+    identity["address"] = dispatch_addresses(targets, own).to_numpy()
+    owed = arrears_rows(own, targets["person_id"], as_of, policy)
+    rows = identity.merge(owed, on="person_id", how="inner")
+    rows["complete"] = np.where(rows["complete_low"] & rows["complete_high"], "是", "否")
+    rows = rows[list(ARREARS_LIST_HEADERS)]
+    return rows.sort_values(["street", "community", "address", "person_id", "scheme"], na_position="last",
+                            kind="stable").reset_index(drop=True)

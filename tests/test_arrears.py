@@ -99,7 +99,7 @@ def test_a_rate_not_yet_in_force_is_a_missing_figure():
     policy = _policy(y2019=_year(6000, 3600, 18000))
     estimate = estimate_scheme(_pension("201903", employer="某厂"), dt.date(2019, 5, 1), policy)
     assert _lines(estimate) == [("201904", None, None), ("201905", "864.00", "1440.00")]
-    assert "缺少 企业职工基本养老保险单位费率 (201904) (missing figure)" in estimate.missing
+    assert "缺少 企业职工基本养老保险单位费率 (2019年) (missing figure)" in estimate.missing
 
 
 def test_resident_pension_is_estimated_per_year_at_the_lowest_and_a_chosen_tier():
@@ -126,9 +126,7 @@ def test_a_normally_paid_scheme_of_the_family_owes_nothing():
     assert owed_schemes([old, now, medical]) == [medical]
     person = estimate_arrears([old, now, medical], dt.date(2026, 11, 28), _policy())
     assert [s.scheme for s in person.schemes] == ["职工基本医疗保险"]
-    assert person.missing == ["缺少 职工基本医疗保险灵活就业费率 (202609) (missing figure)",
-                              "缺少 职工基本医疗保险灵活就业费率 (202610) (missing figure)",
-                              "缺少 职工基本医疗保险灵活就业费率 (202611) (missing figure)"]
+    assert person.missing == ["缺少 职工基本医疗保险灵活就业费率 (missing figure)"]
 
 
 def test_the_list_rows_are_the_person_estimates():
