@@ -65,3 +65,11 @@ def test_arrears_are_for_the_own_district_and_not_for_analysts(door):
                                                headers=_as(tokens, "analyst")), 403)["message"]
     assert_error(client.get("/v1/persons/P000000000000/arrears", headers=_as(tokens, "steward")), 404)
     assert_error(client.get("/v1/persons/not-an-id/arrears", headers=_as(tokens, "steward")), 422)
+
+
+def test_stats_carry_the_payment_figures(door):
+    client, tokens, _, _ = door
+    body = client.get("/v1/stats", headers=_as(tokens, "analyst")).json()
+    total = next(d for d in body["districts"] if d["district_name"] == "全市合计")
+    assert total["interrupted"] > 0 and 0 < total["medical_coverage"] <= 1
+    assert {"pension_coverage", "lapsed", "arrears_low", "interrupted_change"} <= set(body["streets"][0])
