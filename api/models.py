@@ -108,6 +108,17 @@ class RunOut(BaseModel):
                                                                "with its UTC offset (RFC 3339)")
 
 
+class SchemeOut(BaseModel):
+    """One si_enrolment record: a scheme the person holds (art. 7)."""
+
+    scheme: str = Field(description="险种, e.g. 企业职工基本养老保险")
+    state: str = Field(description="参保状态 正常参保/暂停缴费/终止参保")
+    first_enrolment: str | None = Field(description="首次参保日期 YYYY-MM-DD")
+    last_paid: str | None = Field(description="最近缴费月份 YYYYMM")
+    with_employer: bool = Field(description="是否有参保单位 whether a unit pays (单位+个人) or the person alone")
+    record_key: str
+
+
 class PersonDetailOut(BaseModel):
     """A person's profile, records by source, and status with its provenance."""
 
@@ -116,6 +127,50 @@ class PersonDetailOut(BaseModel):
     status_evidence: list[str] = Field(description="决定状态的记录键 keys of the records that decided the status")
     open_matches: list[dict[str, Any]] = Field(description="待复核的疑似匹配 review-band pairs touching the person")
     run: RunOut | None
+    schemes: list[SchemeOut] = Field(default_factory=list, description="参保险种 the person's schemes (art. 7)")
+
+
+class ArrearsLineOut(BaseModel):
+    period: str = Field(description="月份 YYYYMM（城乡居民险种为年份 YYYY）")
+    rate: str | None = Field(description="费率 rate applied (individual + employer, or flexible)")
+    base_low: str | None = Field(description="最低缴费基数或最低档次（元） lowest base or tier")
+    amount_low: str | None
+    base_high: str | None = Field(description="全口径平均工资或所选档次（元） average wage or chosen tier")
+    amount_high: str | None
+    missing: list[str] = Field(description="缺少的参数 figures the policy lacks for this line")
+
+
+class SchemeArrearsOut(BaseModel):
+    scheme: str
+    state: str
+    record_key: str
+    last_paid: str | None
+    payer: str = Field(description="单位+个人 / 灵活就业 / 城乡居民个人")
+    first_month_owed: str | None
+    months_owed: int
+    months_beyond_window: int
+    lines: list[ArrearsLineOut]
+    total_low: str
+    total_high: str
+    complete_low: bool
+    complete_high: bool
+    missing: list[str]
+    notes: list[str]
+
+
+class ArrearsOut(BaseModel):
+    """Back-payment estimate at the door (art. 26): the same numbers as `canbao explain` and `canbao arrears`."""
+
+    person_id: str
+    as_of: dt.date
+    as_of_month: str
+    schemes: list[SchemeOut] = Field(description="参保险种 every scheme record of the person")
+    owed: list[SchemeArrearsOut] = Field(description="中断或终止的养老、医疗险种及测算 interrupted or lapsed schemes")
+    total_low: str = Field(description="合计（最低基数/档次，元）; 不完整时为已知部分之和")
+    total_high: str
+    complete_low: bool
+    complete_high: bool
+    missing: list[str] = Field(description="缺少的参数 (missing figures); 测算不完整的原因")
 
 
 IdNumberStatus = Literal["valid", "converted_15", "bad_check_digit", "malformed"]

@@ -8,13 +8,14 @@ from typing import Any
 
 from api.masking import community_address, iso, mask_birth, mask_name, record_fields
 from api.models import (
-    CandidateOut, ExplanationOut, PersonDetailOut, PersonOut, PlaceOut, RecordOut, RunOut, StatusChangeOut,
-    StatusOut, SurveyEventOut, SurveyOut,
+    CandidateOut, ExplanationOut, PersonDetailOut, PersonOut, PlaceOut, RecordOut, RunOut, SchemeOut,
+    StatusChangeOut, StatusOut, SurveyEventOut, SurveyOut,
 )
 from api.security import Caller
 from api.surveys import STATE_LABELS, Survey, acts_for_other_district, sees_candidate
 from graph import Person360, PersonView
 from graph.model import DISTRICT_NAMES
+from resolver.arrears import SchemeRecord, scheme_records
 from resolver.attach import MERGED_STATUS, StatusChange
 from resolver.standardise.id_number import mask_id_number
 from resolver.standardise.phones import mask_phone
@@ -78,7 +79,23 @@ def detail_out(view: Person360, caller: Caller, labels: Mapping[str, str],
     matches = [{k: v for k, v in m.items() if k != "explanation"} for m in view.open_matches]
     run = RunOut(run_id=view.run.run_id, as_of=view.run.as_of, landed_at=aware(view.run.landed_at)) if view.run else None
     return PersonDetailOut(person=person, records_by_source=by_source,
-                           status_evidence=[r.record_key for r in view.status_evidence], open_matches=matches, run=run)
+                           status_evidence=[r.record_key for r in view.status_evidence], open_matches=matches, run=run,
+                           schemes=schemes_out(person_schemes(view)))
+
+
+def person_schemes(view: Person360) -> list[SchemeRecord]:
+    """The person's si_enrolment records as scheme records (resolver/arrears.py)."""
+    import pandas as pd
+
+    rows = [{**r.fields, "record_key": r.record_key, "source": "si_enrolment"}
+            for r in view.records_by_source.get("si_enrolment", [])]
+    return scheme_records(pd.DataFrame(rows)) if rows else []
+
+
+def schemes_out(schemes: list[SchemeRecord]) -> list[SchemeOut]:
+    """Schemes as the API shows them: the unit's name left out (only whether one pays)."""
+    return [SchemeOut(scheme=s.scheme, state=s.state, first_enrolment=s.first_enrolment, last_paid=s.last_paid,
+                      with_employer=bool(s.employer), record_key=s.record_key) for s in schemes]
 
 
 def aware(moment: dt.datetime | None) -> dt.datetime | None:

@@ -111,7 +111,8 @@ print(f"参保率 enrolment rate: {city['enrolment_rate']:.2%}")
 # %%
 def readable(table: pd.DataFrame, headers: dict[str, str]) -> pd.DataFrame:
     """Chinese headers and percentages for display; the change columns only when there is a previous month."""
-    keys = [k for k in headers if report.previous_run is not None or k not in CHANGE_MEASURES]
+    keys = [k for k in headers if report.previous_run is not None
+            or (k not in CHANGE_MEASURES and not k.endswith("_change"))]
     shown = table[keys].copy()
     shown["enrolment_rate"] = shown["enrolment_rate"].map(lambda v: "" if pd.isna(v) else f"{v:.1%}")
     return shown.rename(columns=headers).reset_index(drop=True)
@@ -123,6 +124,29 @@ display(readable(districts, DISTRICT_HEADERS))
 ranking = report.tables.ranking
 display(SVG(bar_chart_svg("各区参保率（由高到低）", ranking["district_name"].tolist(),
                           ranking["enrolment_rate"].astype(float).tolist(), lambda v: f"{v:.1%}", scale_max=1.0)))
+
+# %% [markdown]
+# ### 缴费情况：基本养老、基本医疗保险覆盖率 Pension and medical coverage (arts. 7, 36)
+#
+# 养老覆盖率 = 有基本养老保险（正常参保或暂停缴费）者 ÷ 登记范围内年满16周岁的非在校学生；
+# 医疗覆盖率 = 有基本医疗保险者 ÷ 登记范围人口。一个只有工伤保险的人算已参保，但不算覆盖。
+# Pension coverage: persons with an active basic pension ÷ persons in scope aged 16+ who are not
+# students; medical coverage: persons with a basic medical scheme ÷ persons in scope.
+
+# %%
+print(f"基本养老保险覆盖率 pension coverage: {city['pension_coverage']:.2%}")
+print(f"基本医疗保险覆盖率 medical coverage: {city['medical_coverage']:.2%}")
+print(f"中断缴费 INTERRUPTED: {int(city['interrupted'])}  终止未接续 LAPSED: {int(city['lapsed'])}  "
+      f"测算补缴额（最低基数）arrears at the lowest base: {city['arrears_low']:,.2f} 元")
+coverage = placed_districts = districts[districts["district_name"] != TOTAL_LABEL]
+display(coverage[["district_code", "district_name", "pension_coverage", "medical_coverage", "interrupted", "lapsed",
+                  "arrears_low"]].rename(columns=DISTRICT_HEADERS).reset_index(drop=True))
+display(SVG(bar_chart_svg("各区基本养老保险覆盖率", coverage["district_name"].tolist(),
+                          coverage["pension_coverage"].fillna(0).astype(float).tolist(), lambda v: f"{v:.1%}",
+                          scale_max=1.0)))
+display(SVG(bar_chart_svg("各区基本医疗保险覆盖率", coverage["district_name"].tolist(),
+                          coverage["medical_coverage"].fillna(0).astype(float).tolist(), lambda v: f"{v:.1%}",
+                          scale_max=1.0)))
 
 # %% [markdown]
 # 各区登记范围人口的状态构成（绿色为已参保，橙色为未参保）。

@@ -184,3 +184,40 @@ def format_evaluation(evaluation: Evaluation) -> str:
         for row in evaluation.status.itertuples(index=False):
             lines.append(f"  {row.status:<20} {row.correct:>9,} / {row.true_persons:<9,} {row.accuracy:.4f}")
     return "\n".join(lines)
+
+
+# ── The payment-side flags (issue 18): a section of its own ────────────────────────────
+
+PAYMENT_FLAGS: tuple[str, ...] = ("INTERRUPTED", "LAPSED", "NO_PENSION", "NO_MEDICAL")
+
+
+def payment_flag_accuracy(links: pd.DataFrame, persons: pd.DataFrame, truth_records: pd.DataFrame,
+                          truth_persons: pd.DataFrame, flags: tuple[str, ...] = PAYMENT_FLAGS) -> pd.DataFrame:
+    """Per flag, over true persons (each judged on the predicted person holding most of its records):
+    true and predicted holders, both, precision, recall and agreement (share of persons where they agree)."""
+    joined, _ = _joined(links, truth_records)
+    counts = joined.groupby(["person_id_true", "person_id"]).size().reset_index(name="n")
+    counts = counts.sort_values(["person_id_true", "n", "person_id"], ascending=[True, False, True])
+    main = counts.drop_duplicates("person_id_true").set_index("person_id_true")["person_id"]
+    predicted = main.map(persons.set_index("person_id")["flags"].fillna("")).fillna("").str.split("|")
+    true = truth_persons.set_index("person_id")["flags"].fillna("").reindex(main.index).fillna("").str.split("|")
+    rows = []
+    for flag in flags:
+        has_true = true.map(lambda f: flag in f).to_numpy(dtype=bool)
+        has_predicted = predicted.map(lambda f: flag in f).to_numpy(dtype=bool)
+        both = int((has_true & has_predicted).sum())
+        rows.append({"flag": flag, "true_persons": int(has_true.sum()), "predicted_persons": int(has_predicted.sum()),
+                     "both": both,
+                     "precision": both / has_predicted.sum() if has_predicted.sum() else 1.0,
+                     "recall": both / has_true.sum() if has_true.sum() else 1.0,
+                     "agreement": float((has_true == has_predicted).mean()) if len(main) else 1.0})
+    return pd.DataFrame(rows)
+
+
+def format_payment_flags(table: pd.DataFrame) -> str:
+    """The payment-flag section `canbao evaluate` prints."""
+    lines = ["缴费标记 payment flags (true / predicted / both, precision, recall, agreement)"]
+    for row in table.itertuples(index=False):
+        lines.append(f"  {row.flag:<12} {row.true_persons:>9,} / {row.predicted_persons:>9,} / {row.both:>9,}  "
+                     f"P {row.precision:.4f}  R {row.recall:.4f}  一致 {row.agreement:.5f}")
+    return "\n".join(lines)

@@ -7,6 +7,7 @@ probability; a probabilistic link also shows the waterfall of its scored pairs
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from resolver.arrears import ArrearsEstimate, ContributionPolicy, SchemeRecord, estimate_arrears, scheme_records
 from resolver.errors import InputError
 from resolver.explain import explain_levels
 from resolver.mapping import SourceMapping
@@ -91,6 +93,8 @@ class PersonExplanation:
     address_record: str | None
     dispatch_reason: str | None
     records: tuple[RecordFacts, ...]
+    schemes: tuple[SchemeRecord, ...] = ()        # si_enrolment: scheme, state, first enrolment, last paid
+    arrears: ArrearsEstimate | None = None        # back-payment estimate, when a pension/medical scheme is owed
 
 
 def _text(value: Any) -> str | None:
@@ -147,8 +151,12 @@ def _empty_note(rule: Any) -> str:
 
 
 def explain_person(person: pd.Series, records: pd.DataFrame, edges: pd.DataFrame, model: FSModel | None,
-                   rules: StatusRules, mappings: dict[str, SourceMapping]) -> PersonExplanation:
-    """The explanation of one person (a persons.parquet row) from its linked records (pure)."""
+                   rules: StatusRules, mappings: dict[str, SourceMapping], as_of: dt.date | None = None,
+                   policy: ContributionPolicy | None = None) -> PersonExplanation:
+    """The explanation of one person (a persons.parquet row) from its linked records (pure).
+
+    With ``as_of`` and ``policy`` it also carries the back-payment estimate of arrears.py.
+    """
     status_keys, _ = _split_keys(person.get("status_records"))
     status_rule = next((rule for rule in rules.statuses if rule.status == person["status"]), None)
     status = RuleEvidence(code=person["status"], label=_text(person.get("status_label")) or person["status"],
@@ -179,7 +187,10 @@ def explain_person(person: pd.Series, records: pd.DataFrame, edges: pd.DataFrame
             match_probability=None if pd.isna(probability) else float(probability),
             waterfalls=_waterfalls(record["record_key"], own_keys, edges, model) if method == "probabilistic" else (),
         ))
+    schemes = tuple(scheme_records(own))
+    estimate = estimate_arrears(list(schemes), as_of, policy) if as_of is not None and policy is not None else None
     return PersonExplanation(
+        schemes=schemes, arrears=estimate if estimate is not None and estimate.schemes else None,
         person_id=person["person_id"], name=_text(person.get("name")), id_number=_text(person.get("id_number")),
         status=status, flags=tuple(flags),
         place=(_text(person.get("district_code")), _text(person.get("street")), _text(person.get("community"))),
@@ -190,8 +201,9 @@ def explain_person(person: pd.Series, records: pd.DataFrame, edges: pd.DataFrame
 
 def load_person_explanation(layout: StoreLayout, person_id: str) -> PersonExplanation:
     """Read what the store's last run left and explain one person; the error names the store."""
+    from resolver.arrears import load_contribution_policy
     from resolver.mapping import load_mappings
-    from resolver.runs import load_linked_records, load_persons
+    from resolver.runs import latest_run, load_linked_records, load_persons
     from resolver.state import load_model
     from resolver.status import load_status_rules
 
@@ -206,7 +218,7 @@ def load_person_explanation(layout: StoreLayout, person_id: str) -> PersonExplan
     model_file = layout.state_dir / "model.json"
     model = load_model(model_file) if model_file.is_file() else None
     return explain_person(found.iloc[0], records[records["person_id"] == person_id], edges, model,
-                          load_status_rules(), load_mappings())
+                          load_status_rules(), load_mappings(), latest_run(layout).as_of, load_contribution_policy())
 
 
 def _waterfall_line(other: str, explanation: dict[str, Any]) -> str:
@@ -238,6 +250,7 @@ def format_explanation(explanation: PersonExplanation, district_names: dict[str,
         lines.append(f"派发地 dispatch: {place}（地址来自 address from {explanation.address_record}）")
     else:
         lines.append(f"派发地 dispatch: 无法定位 UNPLACED — {explanation.dispatch_reason or ''}")
+    lines += ["", *scheme_lines(explanation.schemes), *arrears_lines(explanation.arrears)]
     lines += ["", f"关联记录与匹配证据 linked records and match evidence ({len(explanation.records)} 条):"]
     for record in explanation.records:
         method = LINK_METHODS.get(record.link_method or "", record.link_method or "未知 unknown")
@@ -258,3 +271,38 @@ def _evidence_lines(keys: tuple[str, ...], facts: dict[str, RecordFacts], empty:
         department = record.department if record else ""
         lines.append(f"{indent}- {key}  {department}  {detail}".rstrip())
     return lines
+
+
+def scheme_lines(schemes: tuple[SchemeRecord, ...]) -> list[str]:
+    """参保险种: one line per si_enrolment record (art. 7)."""
+    lines = ["参保险种 schemes:" + ("" if schemes else " 无 none")]
+    for r in schemes:
+        lines.append(f"  {r.scheme}  {r.state}  首次参保 {r.first_enrolment or '—'}  最近缴费 {r.last_paid or '—'}"
+                     f"{'  单位 ' + r.employer if r.employer else ''}  ({r.record_key})")
+    return lines
+
+
+def arrears_lines(estimate: ArrearsEstimate | None) -> list[str]:
+    """补缴测算 (art. 26): per owed scheme the months and the estimate line by line, then the totals."""
+    if estimate is None:
+        return []
+    lines = ["", f"补缴测算 back-payment estimate (截至 as of {estimate.as_of_month}):"]
+    for part in estimate.schemes:
+        lines.append(f"  {part.scheme} [{part.state}] 最近缴费 {part.last_paid or '—'}  缴费方式 {part.payer}  "
+                     f"欠缴 {part.months_owed} 个月 months owed"
+                     + (f"（超出补缴期限 {part.months_beyond_window} 个月）" if part.months_beyond_window else ""))
+        for line in part.lines:
+            rate = f" 费率 {line.rate}" if line.rate else ""
+            lines.append(f"    {line.period}{rate}  最低 low {line.base_low or '—'} → {line.amount_low or '—'}  "
+                         f"平均工资/所选档次 high {line.base_high or '—'} → {line.amount_high or '—'}")
+        lines.append(f"    小计 subtotal: {_total(part.total_low, part.complete_low)} ~ "
+                     f"{_total(part.total_high, part.complete_high)} 元")
+        lines += [f"    注 note: {note}" for note in part.notes]
+    lines.append(f"  合计 total: {_total(estimate.total_low, estimate.complete_low)} ~ "
+                 f"{_total(estimate.total_high, estimate.complete_high)} 元")
+    lines += [f"  {missing}" for missing in estimate.missing]
+    return lines
+
+
+def _total(amount: str, complete: bool) -> str:
+    return amount if complete else f"≥{amount}（不完整 incomplete）"

@@ -181,7 +181,19 @@ def build_persons(records: pd.DataFrame, as_of: dt.date, conflicts: dict[str, st
     order = persons.sorted_order
     joined = pd.concat([profiles, statuses.take(order).set_axis(profiles.index),
                         places.take(order).set_axis(profiles.index)], axis=1)
+    joined["arrears_low"] = person_arrears_low(records, joined, as_of).reindex(joined.index).to_numpy()
     return joined.reset_index()
+
+
+def person_arrears_low(records: pd.DataFrame, persons: pd.DataFrame, as_of: dt.date) -> pd.Series:
+    """Per interrupted or lapsed person (index = person_id), the back-payment estimate at the lowest base
+    (resolver/arrears.py; the known part when a figure is missing): the monthly report sums it (art. 36)."""
+    from resolver.arrears import ARREARS_FLAGS, arrears_rows, load_contribution_policy
+
+    flags = persons["flags"].fillna("").astype(str)
+    owing = persons.index[flags.str.contains("|".join(ARREARS_FLAGS), regex=True).to_numpy()]
+    rows = arrears_rows(records, owing, as_of, load_contribution_policy())
+    return rows.groupby("person_id")["total_low"].sum() if len(rows) else pd.Series(dtype=float)
 
 
 def _write_parquet(frame: pd.DataFrame, columns: list[str], path: Path) -> None:

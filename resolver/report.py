@@ -43,6 +43,20 @@ COUNT_MEASURES: dict[str, str] = {
     "unenrolled_surveyed": "其中：已入户调查",
 }
 RATE_MEASURE = ("enrolment_rate", "参保率")
+# The payment side (art. 36: 登记及缴费情况).
+PAYMENT_MEASURES: dict[str, str] = {
+    "pension_coverage": "基本养老保险覆盖率",
+    "medical_coverage": "基本医疗保险覆盖率",
+    "interrupted": "中断缴费人数",
+    "lapsed": "终止参保未接续人数",
+    "arrears_low": "测算补缴额（最低基数，元）",
+    "interrupted_change": "中断缴费较上月",
+    "lapsed_change": "终止未接续较上月",
+    "arrears_change": "测算补缴额较上月（元）",
+    "pension_coverage_change": "养老覆盖率较上月（百分点）",
+    "medical_coverage_change": "医疗覆盖率较上月（百分点）",
+}
+PENSION_AGE = 16   # as NO_PENSION's min_age_on_as_of in config/status_rules.yaml
 CHANGE_MEASURES: dict[str, str] = {
     "enrolled_change": "已参保较上月",
     "unenrolled_change": "未参保较上月",
@@ -66,6 +80,11 @@ DEFINITIONS: tuple[str, ...] = (
     "较上月 = 本月数 − 上月最后一次运行（基准日在上月）的数；上月无运行时留空。",
     "人员按常住地址、户籍地址、其他记录最新地址的顺序定位到区、街道（第十五条）；无法定位者单列。",
     "区排名按参保率从高到低（第三十五条），并列同名次。",
+    "基本养老保险覆盖率 = 有正常参保或暂停缴费的基本养老保险（企业职工或城乡居民）者 ÷ 登记范围内年满16周岁的非在校学生"
+    "（第七条、第三十六条）；基本医疗保险覆盖率 = 有基本医疗保险者 ÷ 登记范围人口。",
+    "中断缴费 = 已参保但无正常参保险种（INTERRUPTED）；终止参保未接续 = 未参保但曾有终止参保记录（LAPSED，第二十五、二十六条）。",
+    "测算补缴额 = 中断及终止人员养老、医疗险种按最低缴费基数（或最低档次）测算的金额之和（resolver/config/contributions.yaml）；"
+    "缺少参数的月份不计入，故为下限。",
 )
 
 
@@ -116,6 +135,58 @@ def area_statistics(persons: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return _with_rate(table)
 
 
+def payment_statistics(persons: pd.DataFrame, keys: list[str], as_of: dt.date | None) -> pd.DataFrame:
+    """PAYMENT_MEASURES (without the changes) per group of ``keys`` (pure; persons = a run snapshot).
+
+    A snapshot without birth dates or estimates (runs before the payment side) gives blanks, not zeros.
+    """
+    status, flags = persons["status"], persons["flags"].fillna("").str.split("|")
+
+    def flagged(code: str) -> np.ndarray:
+        return flags.map(lambda f: code in f).to_numpy(dtype=bool)
+
+    in_scope = (status != "OUT_OF_SCOPE").to_numpy()
+    enrolled = (status == "ENROLLED").to_numpy()
+    if "birth_date" in persons.columns and as_of is not None:
+        born = pd.to_datetime(persons["birth_date"], errors="coerce")
+        adult = (born <= pd.Timestamp(as_of) - pd.DateOffset(years=PENSION_AGE)).to_numpy()
+    else:
+        adult = np.full(len(persons), np.nan)
+    pension_base = in_scope & (adult == 1) & ~flagged("STUDENT")
+    frame = persons[keys].assign(
+        pension_base=pension_base.astype(int),
+        pension_covered=(pension_base & enrolled & ~flagged("NO_PENSION")).astype(int),
+        medical_base=in_scope.astype(int),
+        medical_covered=(in_scope & enrolled & ~flagged("NO_MEDICAL")).astype(int),
+        interrupted=flagged("INTERRUPTED").astype(int), lapsed=flagged("LAPSED").astype(int),
+        arrears_low=persons["arrears_low"].fillna(0.0).to_numpy() if "arrears_low" in persons.columns else np.nan,
+    )
+    sums = frame.groupby(keys, sort=True, dropna=False)[
+        ["pension_base", "pension_covered", "medical_base", "medical_covered", "interrupted", "lapsed", "arrears_low"]].sum(min_count=1)
+    return _payment_rates(sums, known_age=not np.isnan(adult.astype(float)).all() if len(adult) else True)
+
+
+def _payment_rates(sums: pd.DataFrame, known_age: bool = True) -> pd.DataFrame:
+    pension = sums["pension_covered"] / sums["pension_base"].replace(0, np.nan)
+    return sums.assign(pension_coverage=pension if known_age else np.nan,
+                       medical_coverage=sums["medical_covered"] / sums["medical_base"].replace(0, np.nan))
+
+
+def _payment_change(current: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    changes = ["interrupted_change", "lapsed_change", "arrears_change", "pension_coverage_change",
+               "medical_coverage_change"]
+    if previous is None:
+        return current.assign(**{m: np.nan for m in changes})
+    before = previous.reindex(current.index)
+    return current.assign(
+        interrupted_change=current["interrupted"] - before["interrupted"].fillna(0),
+        lapsed_change=current["lapsed"] - before["lapsed"].fillna(0),
+        arrears_change=current["arrears_low"] - before["arrears_low"],
+        pension_coverage_change=(current["pension_coverage"] - before["pension_coverage"]) * 100,
+        medical_coverage_change=(current["medical_coverage"] - before["medical_coverage"]) * 100,
+    )
+
+
 def _with_rate(table: pd.DataFrame) -> pd.DataFrame:
     scope = table["in_scope"].replace(0, np.nan)
     return table.assign(enrolment_rate=table["enrolled"] / scope)
@@ -145,13 +216,31 @@ def _district_table(persons: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([table.loc[order], total])
 
 
+def _payment_district_table(persons: pd.DataFrame, as_of: dt.date | None) -> pd.DataFrame:
+    table = payment_statistics(persons, ["district_code"], as_of)
+    total = _payment_rates(table.sum(min_count=1).to_frame(TOTAL_LABEL).T.drop(
+        columns=["pension_coverage", "medical_coverage"]), known_age=table["pension_coverage"].notna().any())
+    order = [c for c in table.index if c != UNPLACED_DISTRICT] + [c for c in table.index if c == UNPLACED_DISTRICT]
+    return pd.concat([table.loc[order], total])
+
+
 def monthly_statistics(current: pd.DataFrame, previous: pd.DataFrame | None,
-                       district_names: dict[str, str]) -> MonthlyTables:
-    """Per-district and per-street tables with changes since ``previous``, and the ranking (pure)."""
+                       district_names: dict[str, str], as_of: dt.date | None = None,
+                       previous_as_of: dt.date | None = None) -> MonthlyTables:
+    """Per-district and per-street tables with changes since ``previous``, and the ranking (pure).
+
+    ``as_of`` (and ``previous_as_of``) date the snapshots, for the ages behind pension coverage.
+    """
     current, previous = _placed(current), (_placed(previous) if previous is not None else None)
     districts = _change(_district_table(current), _district_table(previous) if previous is not None else None)
     streets = _change(area_statistics(current, ["district_code", "street"]),
                       area_statistics(previous, ["district_code", "street"]) if previous is not None else None)
+    districts = districts.join(_payment_change(
+        _payment_district_table(current, as_of),
+        _payment_district_table(previous, previous_as_of) if previous is not None else None))
+    streets = streets.join(_payment_change(
+        payment_statistics(current, ["district_code", "street"], as_of),
+        payment_statistics(previous, ["district_code", "street"], previous_as_of) if previous is not None else None))
     districts = districts.rename_axis("district_code").reset_index()
     districts.insert(1, "district_name", districts["district_code"].map(
         lambda c: UNPLACED_LABEL if c == UNPLACED_DISTRICT else district_names.get(c, "")))
@@ -182,16 +271,18 @@ def load_monthly_report(layout: StoreLayout, month: str, district_names: dict[st
                          f"有运行的月份 (months with runs): {'、'.join(months) or '无 (none)'}")
     previous = latest_run_in_month(entries, *previous_month(year, month_number))
     tables = monthly_statistics(load_snapshot(layout, run.run_id),
-                                load_snapshot(layout, previous.run_id) if previous else None, district_names)
+                                load_snapshot(layout, previous.run_id) if previous else None, district_names,
+                                run.as_of, previous.as_of if previous else None)
     return MonthlyReport(month=month, run=run, previous_run=previous, tables=tables)
 
 
 # --- output ---------------------------------------------------------------------------------
 
 DISTRICT_HEADERS: dict[str, str] = {"district_code": "区代码", "district_name": "区", **COUNT_MEASURES,
-                                    RATE_MEASURE[0]: RATE_MEASURE[1], **CHANGE_MEASURES}
+                                    RATE_MEASURE[0]: RATE_MEASURE[1], **CHANGE_MEASURES, **PAYMENT_MEASURES}
 STREET_HEADERS: dict[str, str] = {"district_code": "区代码", "district_name": "区", "street": "街道（镇）",
-                                  **COUNT_MEASURES, RATE_MEASURE[0]: RATE_MEASURE[1], **CHANGE_MEASURES}
+                                  **COUNT_MEASURES, RATE_MEASURE[0]: RATE_MEASURE[1], **CHANGE_MEASURES,
+                                  **PAYMENT_MEASURES}
 RANKING_HEADERS: dict[str, str] = {"rank": "排名", "district_code": "区代码", "district_name": "区",
                                    "enrolment_rate": "参保率", "in_scope": "登记范围人口", "enrolled": "已参保",
                                    "unenrolled": "未参保", "rate_change": "参保率较上月（百分点）"}
@@ -221,7 +312,10 @@ def write_report(report: MonthlyReport, out_dir: Path) -> list[Path]:
 
 def _report_sheet(name: str, table: pd.DataFrame, headers: dict[str, str]) -> Sheet:
     """A statistics table with Chinese headers: rates as percentages, changes in points, wider name columns."""
-    formats = {"enrolment_rate": "0.00%", "rate_change": "+0.00;-0.00;0.00"}
+    formats = {"enrolment_rate": "0.00%", "rate_change": "+0.00;-0.00;0.00", "pension_coverage": "0.00%",
+               "medical_coverage": "0.00%", "pension_coverage_change": "+0.00;-0.00;0.00",
+               "medical_coverage_change": "+0.00;-0.00;0.00", "arrears_low": "#,##0.00",
+               "arrears_change": "+#,##0.00;-#,##0.00;0.00"}
     return Sheet(name, table[list(headers)].rename(columns=headers),
                  number_formats={headers[key]: style for key, style in formats.items() if key in headers},
                  widths={label: 16 if key in ("district_name", "street") else 12 for key, label in headers.items()})
@@ -238,10 +332,14 @@ def _write_xlsx(report: MonthlyReport, path: Path) -> None:
 def _cell(key: str, value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
         return ""
-    if key == "enrolment_rate":
+    if key in ("enrolment_rate", "pension_coverage", "medical_coverage"):
         return f"{value:.2%}"
-    if key == "rate_change":
+    if key in ("rate_change", "pension_coverage_change", "medical_coverage_change"):
         return f"{value:+.2f}"
+    if key == "arrears_low":
+        return f"{value:,.2f}"
+    if key == "arrears_change":
+        return f"{value:+,.2f}"
     if key.endswith("_change"):
         return f"{int(value):+d}"
     if isinstance(value, (int, np.integer, float, np.floating)) and key != "rank":

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from resolver.pipeline import StoreLayout
 
 SNAPSHOT_COLUMNS: list[str] = ["person_id", "status", "flags", "district_code", "street", "community"]
+# Kept when the persons have them (runs before the payment side lack them; readers treat them as absent).
+OPTIONAL_SNAPSHOT_COLUMNS: list[str] = ["birth_date", "arrears_low"]
 SNAPSHOT_FILE = "persons.parquet"
 INDEX_FILE = "index.json"
 
@@ -71,7 +73,8 @@ def record_run(layout: StoreLayout, entry: RunEntry, persons: pd.DataFrame, *, r
     """
     snapshot = (run_dir or layout.run_dir(entry.run_id)) / SNAPSHOT_FILE
     snapshot.parent.mkdir(parents=True, exist_ok=True)
-    persons[SNAPSHOT_COLUMNS].to_parquet(snapshot, index=False)
+    persons[SNAPSHOT_COLUMNS + [c for c in OPTIONAL_SNAPSHOT_COLUMNS if c in persons.columns]].to_parquet(
+        snapshot, index=False)
     entries = [e for e in read_run_index(layout) if e.run_id != entry.run_id] + [entry]
     text = json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2)
     if index_file is not None:
@@ -130,7 +133,10 @@ def load_snapshot(layout: StoreLayout, run_id: str) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(f"{path}: 该运行没有人员快照 (run {run_id} kept no person snapshot); "
                          f"compare runs made after snapshots were introduced")
-    return pd.read_parquet(path, columns=SNAPSHOT_COLUMNS)
+    import pyarrow.parquet as pq
+
+    present = set(pq.read_schema(path).names)
+    return pd.read_parquet(path, columns=SNAPSHOT_COLUMNS + [c for c in OPTIONAL_SNAPSHOT_COLUMNS if c in present])
 
 
 def changes_since(layout: StoreLayout, since_run_id: str, until_run_id: str | None = None) -> RunChanges:

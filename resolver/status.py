@@ -38,6 +38,9 @@ FLAG_ORDER: tuple[str, ...] = (
     "PERMIT_HOLDER",
     "SURVEYED",
     "CONFLICT",
+    "LAPSED",
+    "NO_PENSION",
+    "NO_MEDICAL",
 )
 
 
@@ -51,6 +54,7 @@ class FieldTest(BaseModel):
     on_or_before_as_of: bool | None = None
     on_or_after_as_of: bool | None = None
     within_months_before_as_of: int | None = Field(default=None, ge=1, le=120)
+    missing: bool | None = None
 
 
 class RecordMatcher(BaseModel):
@@ -80,6 +84,10 @@ class Rule(BaseModel):
     always: bool | None = None
     only_for_status: list[str] | None = None
     record_after_death: list[str] | None = None
+    # Narrowing of a flag to persons of an age on as_of (from their trusted resident ID numbers;
+    # a person without one has no known age and is not flagged) and without exempting records.
+    min_age_on_as_of: int | None = Field(default=None, ge=0, le=150)
+    except_record: list[RecordMatcher] | None = None
 
     @model_validator(mode="after")
     def _one_condition(self) -> "Rule":
@@ -105,6 +113,9 @@ class StatusRules(BaseModel):
         names = [r.status for r in self.statuses]
         if sorted(n for n in names if n) != sorted(STATUS_ORDER) or len(names) != len(STATUS_ORDER):
             raise ValueError(f"statuses must be exactly {', '.join(STATUS_ORDER)} (each once), got {names}")
+        for rule in self.statuses:
+            if rule.min_age_on_as_of is not None or rule.except_record:
+                raise ValueError(f"status {rule.status}: min_age_on_as_of and except_record are for flags only")
         if not self.statuses[-1].always:
             raise ValueError("the last status must have `always: true` so that every person gets one")
         for rule in self.flags:
@@ -149,6 +160,8 @@ def _field_mask(values: pd.Series, test: FieldTest, context: _Context) -> np.nda
         mask &= (values.notna() & ~values.isin(test.not_in)).to_numpy()
     if test.is_ is not None:
         mask &= values.map(lambda v: v is test.is_ or v == test.is_ if pd.notna(v) else False).to_numpy(dtype=bool)
+    if test.missing is not None:
+        mask &= (values.isna() == test.missing).to_numpy()
     if test.on_or_before_as_of:
         mask &= (pd.to_datetime(values, errors="coerce") <= context.as_of).to_numpy()
     if test.on_or_after_as_of:
@@ -227,7 +240,7 @@ class _Records:
     Never copies the record frame: rules select rows first and only those rows of a field are read.
     """
 
-    DEFAULTED = ("id_status", "id_number", "death_date", "survey_date", "unenrolled_reason")
+    DEFAULTED = ("id_status", "id_number", "death_date", "survey_date", "unenrolled_reason", "insurance_type")
 
     def __init__(self, records: pd.DataFrame, persons: PersonCodes):
         self.frame = records
@@ -300,6 +313,35 @@ def _records_after_death(records: _Records, date_fields: list[str]) -> np.ndarra
             dated = pd.to_datetime(records.column(field, rows), errors="coerce")
             later |= (dated > death_of_row).to_numpy(dtype=bool)
     return rows[later]
+
+
+def person_birth_dates(records: _Records) -> np.ndarray:
+    """Per person, the birth date (YYYYMMDD as int, 0 when unknown) read from its trusted resident ID numbers.
+
+    GB 11643 digits 7-14; the earliest date when a cluster holds two numbers.
+    """
+    born = np.zeros(len(records.persons), dtype=np.int64)
+    if "id_status" not in records.frame.columns or "id_number" not in records.frame.columns:
+        return born
+    rows = np.flatnonzero(records.frame["id_status"].isin(TRUSTED_ID_STATUSES).to_numpy())
+    if not len(rows):
+        return born
+    digits = pd.to_numeric(records.column("id_number", rows).astype("string").str.slice(6, 14), errors="coerce")
+    known = digits.notna().to_numpy()
+    dates = digits.to_numpy(dtype=float)[known].astype(np.int64)
+    codes = records.codes[rows][known]
+    earliest = np.full(len(records.persons), np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(earliest, codes, dates)
+    has = earliest != np.iinfo(np.int64).max
+    born[has] = earliest[has]
+    return born
+
+
+def _aged_at_least(records: _Records, years: int, as_of: dt.date) -> np.ndarray:
+    """Per person: born on or before as_of minus ``years`` years (unknown birth date: False)."""
+    born = person_birth_dates(records)
+    latest_birth = (as_of.year - years) * 10000 + as_of.month * 100 + as_of.day
+    return (born > 0) & (born <= latest_birth)
 
 
 def _conflicting_id_rows(records: _Records) -> np.ndarray:
@@ -422,6 +464,12 @@ def status_table(
         if rule.only_for_status:
             allowed = pd.Series(status).isin(rule.only_for_status).to_numpy()
             keys = keys.where(allowed[keys.codes])
+        if rule.min_age_on_as_of is not None:
+            keys = keys.where(_aged_at_least(view, rule.min_age_on_as_of, as_of)[keys.codes])
+        if rule.except_record:
+            exempt = view.persons_with(np.unique(np.concatenate(
+                [_matcher_rows(view, matcher, context) for matcher in rule.except_record])))
+            keys = keys.where(~exempt[keys.codes])
         flag_keys[rule.flag] = keys
 
     flag_keys["CONFLICT"] = _conflict_keys(view, flag_keys.get("CONFLICT", PersonKeys.empty()), flagged_conflicts)

@@ -132,3 +132,17 @@ def test_cli_explain_prints_the_waterfall_in_chinese(sample_store, capsys):
 def test_cli_explain_of_an_unknown_person_names_the_store(sample_store, capsys):
     assert main(["explain", "P000000000000", "--store", str(sample_store.work_dir)]) == 1
     assert "P000000000000" in capsys.readouterr().err
+
+
+def test_explain_shows_the_schemes_and_the_same_estimate_as_the_arrears_function():
+    from resolver.arrears import estimate_arrears, load_contribution_policy, scheme_records
+
+    policy, as_of = load_contribution_policy(), dt.date(2026, 11, 28)
+    person = zhang("ENROLLED", "", "si_enrolment:S1", flags="INTERRUPTED")
+    explanation = explain_person(person, RECORDS, pd.DataFrame(), None, RULES, MAPPINGS, as_of, policy)
+    text = format_explanation(explanation, {})
+    assert "城乡居民基本养老保险  暂停缴费  首次参保 —  最近缴费 202605  (si_enrolment:S1)" in text
+    assert explanation.arrears == estimate_arrears(scheme_records(RECORDS), as_of, policy)
+    assert "城乡居民基本养老保险 [暂停缴费] 最近缴费 202605  缴费方式 城乡居民个人  欠缴 6 个月 months owed" in text
+    for missing in explanation.arrears.missing:
+        assert missing in text

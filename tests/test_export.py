@@ -76,7 +76,8 @@ def test_singletons_are_linked_too(exported):
 
 def test_flags_are_joined_with_a_bar_from_the_known_flags(exported):
     flags = read(exported[1], "persons.csv")["flags"]
-    known = {"INTERRUPTED", "TAXPAYER", "EMPLOYED", "LOW_INCOME", "STUDENT", "PERMIT_HOLDER", "SURVEYED", "CONFLICT"}
+    known = {"INTERRUPTED", "TAXPAYER", "EMPLOYED", "LOW_INCOME", "STUDENT", "PERMIT_HOLDER", "SURVEYED", "CONFLICT",
+             "LAPSED", "NO_PENSION", "NO_MEDICAL"}
     used = {flag for joined in flags if joined for flag in joined.split("|")}
     assert used and used <= known
     assert flags.str.contains(r"\|").any()

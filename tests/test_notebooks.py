@@ -119,7 +119,18 @@ def test_coverage_notebook_counts_the_survey_targets_and_charts_them(executed, p
     unenrolled = int((persons["status"] == "UNENROLLED").sum())
     assert unenrolled > 0
     assert f"未参保 UNENROLLED: {unenrolled}\n" in text_of(ran)
-    assert svg_charts(ran) >= 4  # district rates, status mix, top streets, provinces
+    assert svg_charts(ran) >= 6  # district rates, pension and medical coverage, status mix, top streets, provinces
+
+
+def test_coverage_notebook_shows_pension_and_medical_coverage(executed, persons):
+    import datetime as dt
+
+    from resolver.report import payment_statistics
+
+    city = payment_statistics(persons.assign(city="all"), ["city"], dt.date(2026, 11, 28)).loc["all"]
+    text = text_of(executed("01_enrolment_coverage.py"))
+    assert f"基本养老保险覆盖率 pension coverage: {city['pension_coverage']:.2%}\n" in text
+    assert f"基本医疗保险覆盖率 medical coverage: {city['medical_coverage']:.2%}\n" in text
 
 
 def test_leads_notebook_lists_every_unenrolled_taxpayer_and_employee(executed, persons):

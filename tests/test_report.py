@@ -215,3 +215,35 @@ def test_write_report_creates_the_folder(tmp_path: Path):
     remember(layout, "r-nov", dt.date(2026, 11, 28), NOVEMBER)
     paths = write_report(load_monthly_report(layout, "2026-11", NAMES), tmp_path / "a" / "b")
     assert all(path.is_file() for path in paths)
+
+
+def test_payment_figures_per_district_with_the_month_on_month_change():
+    import datetime as _dt
+
+    from resolver.report import payment_statistics
+
+    def snap(rows):
+        return pd.DataFrame(rows, columns=["person_id", "status", "flags", "district_code", "street", "community",
+                                           "birth_date", "arrears_low"])
+
+    november = snap([
+        ["P1", "ENROLLED", "", NANKAI, "华苑街道", None, "1980-01-01", None],
+        ["P2", "ENROLLED", "NO_PENSION|NO_MEDICAL", NANKAI, "华苑街道", None, "1990-05-05", None],
+        ["P3", "ENROLLED", "INTERRUPTED", NANKAI, "华苑街道", None, "1970-01-01", 1200.5],
+        ["P4", "UNENROLLED", "LAPSED", NANKAI, "华苑街道", None, "1985-01-01", 300.0],
+        ["P5", "ENROLLED", "STUDENT", NANKAI, "华苑街道", None, "2008-01-01", None],   # student: outside the base
+        ["P6", "ENROLLED", "", NANKAI, "华苑街道", None, "2015-01-01", None],          # under 16
+        ["P7", "OUT_OF_SCOPE", "", NANKAI, "华苑街道", None, "1980-01-01", None],
+    ])
+    row = payment_statistics(november, ["district_code"], _dt.date(2026, 11, 28)).loc[NANKAI]
+    assert row["pension_coverage"] == pytest.approx(2 / 4)    # P1, P3 of P1-P4
+    assert row["medical_coverage"] == pytest.approx(4 / 6)    # P1, P3, P5, P6 of the six in scope
+    assert (row["interrupted"], row["lapsed"], row["arrears_low"]) == (1, 1, 1500.5)
+    october = november[november["person_id"] != "P3"]
+    tables = monthly_statistics(november, october, NAMES, _dt.date(2026, 11, 28), _dt.date(2026, 10, 28))
+    nankai = tables.districts.set_index("district_code").loc[NANKAI]
+    assert (nankai["interrupted_change"], nankai["arrears_change"]) == (1, 1200.5)
+    assert tables.streets.iloc[0]["interrupted"] == 1
+    old_run = november.drop(columns=["birth_date", "arrears_low"])   # a snapshot from before the payment side
+    assert pd.isna(payment_statistics(old_run, ["district_code"], _dt.date(2026, 11, 28)).loc[NANKAI,
+                                                                                               "pension_coverage"])

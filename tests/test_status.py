@@ -238,3 +238,78 @@ def test_a_rule_file_with_an_unknown_source_names_file_and_key(tmp_path: Path):
     broken.write_text(text.replace("source: civil_funeral", "source: funeral_home"), "utf-8")
     with pytest.raises(ConfigError, match=r"rules\.yaml.*statuses\.0\.any_record\.0.*funeral_home"):
         load_status_rules(broken)
+
+
+# ── The payment side: LAPSED, NO_PENSION, NO_MEDICAL (arts. 7, 25-26, 36) ──────────────
+
+def _id_born(birth: str) -> str:
+    """A resident ID number (check digit not verified here: id_status says valid) born on ``birth`` (YYYYMMDD)."""
+    return "120101" + birth + "123X"
+
+
+def _scheme(kind: str, state: str = "正常参保", record_id: str = "s1", person: str = "p") -> dict:
+    return {"person_id": person, "source": "si_enrolment", "record_id": record_id, "insurance_type": kind,
+            "enrolment_status": state}
+
+
+def _flags_of(*rows: dict, born: str | None = "19800101") -> list[str]:
+    extra = [] if born is None else [{"person_id": "p", "source": "hr_labour", "record_id": "h1",
+                                      "id_number": _id_born(born), "id_status": "valid"}]
+    return status_of(_resident(), *rows, *extra)["flags"].split("|")
+
+
+def test_terminated_enrolment_alone_makes_a_lapsed_survey_target():
+    person = status_of(_resident(), _scheme("城乡居民基本养老保险", "终止参保"))
+    assert person.status == "UNENROLLED"
+    assert "LAPSED" in person["flags"].split("|")
+    assert person["flag_records"]["LAPSED"] == "si_enrolment:s1"
+
+
+def test_lapsed_is_only_for_survey_targets():
+    flags = _flags_of(_scheme("城乡居民基本养老保险", "终止参保", "s1"), _scheme("职工基本医疗保险", "正常参保", "s2"),
+                      _scheme("企业职工基本养老保险", "正常参保", "s3"))
+    assert "LAPSED" not in flags
+
+
+def test_work_injury_insurance_alone_is_enrolled_without_pension_or_medical():
+    person = status_of(_resident(), _scheme("工伤保险"),
+                       {"person_id": "p", "source": "hr_labour", "record_id": "h1", "id_number": _id_born("19800101"),
+                        "id_status": "valid"})
+    assert person.status == "ENROLLED"
+    assert {"NO_PENSION", "NO_MEDICAL"} <= set(person["flags"].split("|"))
+    assert person["flag_records"]["NO_PENSION"] == "si_enrolment:s1"
+
+
+def test_suspended_pension_still_counts_as_a_pension():
+    flags = _flags_of(_scheme("企业职工基本养老保险", "暂停缴费", "s1"), _scheme("职工基本医疗保险", "正常参保", "s2"))
+    assert "NO_PENSION" not in flags and "NO_MEDICAL" not in flags
+
+
+def test_terminated_pension_beside_active_medical_is_no_pension():
+    flags = _flags_of(_scheme("城乡居民基本养老保险", "终止参保", "s1"), _scheme("城乡居民基本医疗保险", "正常参保", "s2"))
+    assert "NO_PENSION" in flags and "NO_MEDICAL" not in flags
+
+
+@pytest.mark.parametrize("born, flagged", [("20101128", True), ("20101129", False)])
+def test_no_pension_starts_on_the_sixteenth_birthday(born, flagged):
+    flags = _flags_of(_scheme("城乡居民基本医疗保险"), born=born)
+    assert ("NO_PENSION" in flags) is flagged
+
+
+def test_students_and_persons_of_unknown_age_are_not_no_pension():
+    student = {"person_id": "p", "source": "edu_student", "record_id": "e1"}
+    assert "NO_PENSION" not in _flags_of(_scheme("城乡居民基本医疗保险"), student)
+    assert "NO_PENSION" not in _flags_of(_scheme("城乡居民基本医疗保险"), born=None)
+
+
+def test_active_record_with_unreadable_scheme_is_not_no_medical():
+    assert "NO_MEDICAL" not in _flags_of(_scheme(None))
+    assert "NO_MEDICAL" in _flags_of(_scheme("失业保险"))
+
+
+def test_age_and_exception_are_only_for_flags(tmp_path):
+    text = (Path(__file__).parents[1] / "resolver/config/status_rules.yaml").read_text("utf-8")
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(text.replace("    label: 已死亡\n", "    label: 已死亡\n    min_age_on_as_of: 16\n"), "utf-8")
+    with pytest.raises(ConfigError, match="for flags only"):
+        load_status_rules(bad)

@@ -1,14 +1,16 @@
 """GET /v1/persons/{person_id} and GET /v1/persons?id_number=…: profile, records by source, status with provenance."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from api.deps import AuditDep, CallerDep, ServicesDep
+from api.deps import AuditDep, CallerDep, ServicesDep, SurveyReaderDep
 from api.errors import ApiError
-from api.models import ID_NUMBER, ErrorOut, PersonDetailOut, PersonSearchOut
-from api.present import detail_out, person_out, person_place
+from api.models import ID_NUMBER, ArrearsOut, ErrorOut, PersonDetailOut, PersonSearchOut, SchemeArrearsOut
+from api.present import detail_out, person_out, person_place, person_schemes, schemes_out
+from resolver.arrears import ContributionPolicy, estimate_arrears, load_contribution_policy
 from resolver.schema import TRUSTED_ID_STATUSES
 from resolver.standardise.id_number import standardise_id_number
 
@@ -32,6 +34,38 @@ def get_person(person_id: Annotated[str, Path(pattern=PERSON_ID, description="�
                             "如需跨区核查，请联系数据管理员 (ask a steward for cross-district checks)")
     note.saw([person_id])
     return detail_out(view, caller, services.labels, derived)
+
+
+@lru_cache(maxsize=1)
+def contribution_policy() -> ContributionPolicy:
+    """resolver/config/contributions.yaml, read once per process (validated on load)."""
+    return load_contribution_policy()
+
+
+@router.get("/persons/{person_id}/arrears", response_model=ArrearsOut,
+            responses={403: {"model": ErrorOut}, 404: {"model": ErrorOut}},
+            summary="补缴测算：中断/终止缴费的险种、欠缴月数及测算区间 back-payment estimate at the door (art. 26)")
+def get_arrears(person_id: Annotated[str, Path(pattern=PERSON_ID, description="人员编号, e.g. P0027f3185588")],
+                caller: SurveyReaderDep, services: ServicesDep, note: AuditDep) -> ArrearsOut:
+    """For the surveyor (own district), the street and district centres and the stewards; the numbers are
+    resolver.arrears.estimate_arrears', as in `canbao explain` and `canbao arrears`."""
+    view = services.engine.person_360(person_id)
+    if view is None:
+        raise ApiError(404, f"没有人员 {person_id} (no such person)")
+    derived = services.engine.derived_profile(view) if not view.person.name else None
+    district, street = person_place(view, derived)
+    if not caller.covers(district, street):
+        raise ApiError(403, f"人员 {person_id} 不在您的辖区 (person outside your district {caller.district})")
+    note.saw([person_id])
+    schemes = person_schemes(view)
+    as_of = services.engine.as_of
+    estimate = estimate_arrears(schemes, as_of, contribution_policy())
+    return ArrearsOut(
+        person_id=person_id, as_of=as_of, as_of_month=estimate.as_of_month, schemes=schemes_out(schemes),
+        owed=[SchemeArrearsOut.model_validate(part, from_attributes=True) for part in estimate.schemes],
+        total_low=estimate.total_low, total_high=estimate.total_high, complete_low=estimate.complete_low,
+        complete_high=estimate.complete_high, missing=estimate.missing,
+    )
 
 
 @router.get("/persons", response_model=PersonSearchOut, responses={422: {"model": ErrorOut}},

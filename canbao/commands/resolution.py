@@ -81,6 +81,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         pd.read_csv(truth / "persons.csv", dtype=str),
     )
     print(format_evaluation(evaluation))
+    from resolver.evaluate import format_payment_flags, payment_flag_accuracy
+
+    print(format_payment_flags(payment_flag_accuracy(
+        pd.read_csv(export / "links.csv", dtype=str), pd.read_csv(export / "persons.csv", dtype=str),
+        pd.read_csv(truth / "records.csv", dtype=str), pd.read_csv(truth / "persons.csv", dtype=str))))
     return 0
 
 

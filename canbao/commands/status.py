@@ -100,6 +100,54 @@ def _worklist_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="输出文件 output file (.csv UTF-8 with BOM, or .xlsx)")
 
 
+class _WholeCity:
+    """Every person (the arrears list without --district)."""
+
+    @staticmethod
+    def contains(persons):
+        import numpy as np
+
+        return np.ones(len(persons), dtype=bool)
+
+
+def cmd_arrears(args: argparse.Namespace) -> int:
+    from resolver.arrears import ARREARS_LIST_HEADERS, build_arrears_list, load_contribution_policy
+    from resolver.errors import InputError
+    from resolver.runs import latest_run, load_linked_records, load_persons
+    from resolver.status import status_labels
+    from resolver.table_files import write_table
+    from resolver.worklist import Area, with_headers
+
+    names = _district_names()
+    if args.district is None and (args.street or args.community):
+        raise InputError("arrears: --street/--community 需要同时给出 --district (give --district with --street)")
+    if args.district is not None and args.district not in names:
+        raise InputError(f"--district {args.district!r}: 不是天津的区代码 (not a Tianjin district code); "
+                         f"可用 (known): {', '.join(f'{c} {n}' for c, n in names.items())}")
+    policy = load_contribution_policy(Path(args.contributions) if args.contributions else None)
+    layout = _layout(args)
+    as_of = latest_run(layout).as_of
+    persons, records = load_persons(layout), load_linked_records(layout)
+    area = Area(args.district, args.street, args.community) if args.district else _WholeCity()
+    rows = build_arrears_list(persons, records, area, as_of, policy, status_labels(), names)
+    audit_read(args, layout.work_dir, rows["person_id"].unique(), rows=len(rows), out=args.out)
+    path = write_table(with_headers(rows, ARREARS_LIST_HEADERS), Path(args.out), "中断缴费补缴测算")
+    where = " ".join(p for p in (args.district, names.get(args.district or "", ""), args.street, args.community) if p)
+    print(f"中断及终止缴费人员补缴测算名单 arrears list {where or '全市 whole city'} (截至 as of {as_of}): "
+          f"{rows['person_id'].nunique()} 人 persons, {len(rows)} 行 rows → {path}")
+    return 0
+
+
+@command("arrears", "中断/终止缴费人员名单及补缴测算：险种、最近缴费月份、欠缴月数、测算区间 "
+         "(interrupted and lapsed payers with back-payment estimates, art. 26; .csv or .xlsx)", cmd_arrears)
+def _arrears_arguments(parser: argparse.ArgumentParser) -> None:
+    _store_arguments(parser)
+    _area_arguments(parser)
+    parser.add_argument("--contributions",
+                        help="缴费测算参数 contribution figures YAML (default resolver/config/contributions.yaml)")
+    parser.add_argument("--out", required=True, help="输出文件 output file (.csv UTF-8 with BOM, or .xlsx)")
+
+
 def cmd_changes(args: argparse.Namespace) -> int:
     from resolver.changes import CHANGE_LABELS, changes_in_district, changes_sheet
     from resolver.runs import changes_since

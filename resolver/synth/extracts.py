@@ -47,7 +47,7 @@ SPEC_HEADERS: dict[str, tuple[str, tuple[str, ...]]] = {
 # Canonical columns of the status frame (resolver/status.py reads them).
 STATUS_COLUMNS: tuple[str, ...] = (
     "household_in_tianjin", "permit_valid_until", "prison_entry_date", "prison_release_date", "enrolment_status",
-    "national_status", "insured_province_code", "tax_period", "fund_status", "death_date", "survey_date",
+    "insurance_type", "national_status", "insured_province_code", "tax_period", "fund_status", "death_date", "survey_date",
     "unenrolled_reason",
 )
 
@@ -414,11 +414,15 @@ def si_enrolment(ctx: Context, enrolment: Enrolment, rng: np.random.Generator) -
     plans: list[tuple[np.ndarray, str]] = []
     child = (age < 18) | (pop.school_stage[people] != "")
     adult = ~child
-    plans.append((people[employed & adult], EMPLOYEE_PENSION))
-    plans.append((people[employed & adult], EMPLOYEE_MEDICAL))
-    plans.append((people[employed & adult & _chance(rng, len(people), 0.5)], UNEMPLOYMENT))
-    plans.append((people[employed & adult & _chance(rng, len(people), 0.25)], INJURY))
-    plans.append((people[employed & adult & _chance(rng, len(people), 0.1)], MATERNITY))
+    # Some employers insure only against work injury (construction sites, platforms): such workers
+    # are enrolled without a pension or a medical scheme (NO_PENSION, NO_MEDICAL).
+    injury_only = employed & adult & _chance(rng, len(people), cover.si_injury_only)
+    insured = employed & adult & ~injury_only
+    plans.append((people[insured], EMPLOYEE_PENSION))
+    plans.append((people[insured], EMPLOYEE_MEDICAL))
+    plans.append((people[insured & _chance(rng, len(people), 0.5)], UNEMPLOYMENT))
+    plans.append((people[(insured & _chance(rng, len(people), 0.25)) | injury_only], INJURY))
+    plans.append((people[insured & _chance(rng, len(people), 0.1)], MATERNITY))
     idle_adult = adult & ~employed
     plans.append((people[idle_adult & retired_employee], EMPLOYEE_PENSION))
     plans.append((people[idle_adult & retired_employee], EMPLOYEE_MEDICAL))
@@ -441,7 +445,8 @@ def si_enrolment(ctx: Context, enrolment: Enrolment, rng: np.random.Generator) -
     months = np.where(later, ctx.month, ctx.month - 1)
     last_paid = np.select(
         [status == NORMAL, status == SUSPENDED],
-        [months - rng.integers(0, 2, len(persons)), months - rng.integers(3, 25, len(persons))],
+        # Interruptions reach back over past years (up to five), lapses up to ten.
+        [months - rng.integers(0, 2, len(persons)), months - rng.integers(3, 61, len(persons))],
         default=months - rng.integers(6, 120, len(persons)),
     )
     employee_plan = np.isin(kind, (EMPLOYEE_PENSION, EMPLOYEE_MEDICAL, UNEMPLOYMENT, INJURY, MATERNITY))
@@ -458,7 +463,8 @@ def si_enrolment(ctx: Context, enrolment: Enrolment, rng: np.random.Generator) -
         "参保状态": Column(TEXT, status), "参保单位": Column(TEXT, unit), "首次参保日期": Column(DATE, first_date),
         "最近缴费月份": Column(PERIOD, yyyymm(last_paid)),
     }
-    return _rows("si_enrolment", persons, yyyymm(months), "12", 10, columns, rng, enrolment_status=status)
+    return _rows("si_enrolment", persons, yyyymm(months), "12", 10, columns, rng, enrolment_status=status,
+                 insurance_type=kind)
 
 
 def national_insured(ctx: Context, enrolment: Enrolment, rng: np.random.Generator) -> SourceRows:

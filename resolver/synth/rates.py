@@ -86,6 +86,7 @@ class CoverageRates(_Strict):
     enrolment_suspended: Share
     enrolment_terminated: Share
     si_later_period: Share
+    si_injury_only: Share
     national_insured: dict[str, Share]
     national_insured_tianjin_copy: Share
     national_active: Share
