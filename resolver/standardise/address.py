@@ -32,6 +32,7 @@ class Address:
     legacy_district: str | None = None
     street: str | None = None
     community: str | None = None
+    estate: str | None = None
     road: str | None = None
     number: str | None = None
     building: str | None = None
@@ -71,6 +72,19 @@ _BUILDING_UNIT_ROOM = re.compile(
     r"(?:(?P<room>\d+)(?P<room_mark>室|号)?)?"
 )
 _DIGIT = re.compile(r"\d")
+
+# Communities, villages and estates recognised by the shape of their name (issue 16 §1): the dictionary's
+# community list is older than its towns, so a name it lacks is read from its suffix, after the street.
+_NAME_CHARACTER = r"(?:(?![号楼栋幢门室])[\u4e00-\u9fff])"
+# …社区, …居委会, …村委会, …村 (not 村民/村委 inside a longer word, nor a 村 that starts 村镇/村街道).
+_SHAPED_COMMUNITY = re.compile(
+    rf"(?P<stem>{_NAME_CHARACTER}{{2,15}}?)(?P<suffix>社区居委会|社区|居委会|村委会|村(?![委民社镇乡街]))")
+# Estates (…里, …苑, …园, …花园, …家园, …新村, …小区 …) only right before a building or house number.
+_ESTATE_SUFFIXES = ("花园", "家园", "小区", "新村", "公寓", "新城", "雅居", "里", "苑", "园")
+_SHAPED_ESTATE = re.compile(
+    rf"(?P<estate>{_NAME_CHARACTER}{{1,12}}?(?:{'|'.join(_ESTATE_SUFFIXES)}))(?=\d)")
+# A stem that still holds a road, street or town before the name (卫津路日华里, 万兴街道竹明新村) is cut after it.
+_LEADING_PLACE = re.compile(r"^.*?(?:大街|大道|胡同|街道|路|道|街|巷|镇|乡|区|县|市)(?=..)")
 _CHINESE_NUMERAL = re.compile(r"[一二三四五六七八九十]{1,3}(?=号楼|栋|幢|座|号?门|单元|室)")
 _DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")}
 
@@ -313,7 +327,7 @@ def address_row(raw: str | None) -> tuple:
         return _row(raw, True if tianjin_prefix else None, tail=_parse_tail(text, position))
 
     code, legacy, position = district
-    street = community = None
+    street = community = estate = None
     found_street = gazetteer.streets[code].search(text, position)
     community_from = position
     if found_street:
@@ -322,19 +336,59 @@ def address_row(raw: str | None) -> tuple:
     # A community may start inside the street's name (华苑 → 华苑新城) but must reach past it.
     if found_community and found_community[2] <= position:
         found_community = gazetteer.communities[code].search(text, position)
-    if found_community:
+    shaped = shaped_community(text, position)
+    # The dictionary confirms and spells a name; a longer name of community shape (和平花园社区 where the
+    # dictionary knows 和平社区) is a community it does not know.
+    if shaped and (found_community is None or found_community[2] < shaped[2]):
+        community, position = shaped[0], shaped[2]
+    elif found_community:
         (community, community_street), _, position = found_community
         street = street or community_street
-    return _row(raw, True, code, legacy, street, community, _parse_tail(text, position))
+    found_estate = _SHAPED_ESTATE.search(text, position)
+    if found_estate:
+        name = _trim_leading_place(found_estate.group("estate"))
+        if community is None:
+            community = name.removesuffix("小区") + "社区"
+        elif community_stem(community) != name:
+            estate = name
+        position = found_estate.end()
+    return _row(raw, True, code, legacy, street, community, _parse_tail(text, position), estate)
+
+
+def _trim_leading_place(stem: str) -> str:
+    """The name without a road, street or town written before it (卫津路日华里 → 日华里, 泰安道 stays)."""
+    cut = _LEADING_PLACE.match(stem)
+    return stem[cut.end():] if cut and cut.end() >= 2 else stem
+
+
+def community_stem(name: str) -> str:
+    """A community name without its 社区/居委会 suffix: 日华里社区, 日华里 and 日华里居委会 name one community."""
+    for suffix in ("社区居委会", "居委会", "社区"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def shaped_community(text: str, start: int) -> tuple[str, int, int] | None:
+    """(name, start, end) of the first 社区/居委会/村委会/村-suffixed name at or after start, spelled the
+    dictionary's way (…社区 or …村; an estate's …新村 is a …新村社区), else None."""
+    found = _SHAPED_COMMUNITY.search(text, start)
+    if found is None:
+        return None
+    stem = _trim_leading_place(found.group("stem"))
+    village = found.group("suffix") in ("村", "村委会") and not stem.endswith("新")
+    name = stem + ("村" if village else "村社区" if found.group("suffix") in ("村", "村委会") else "社区")
+    return name, found.end() - len(found.group(0)) + len(found.group("stem")) - len(stem), found.end()
 
 
 def _row(raw: str | None, in_tianjin: bool | None, district_code: str | None = None, legacy_district: str | None = None,
-         street: str | None = None, community: str | None = None, tail: dict[str, str | None] | None = None) -> tuple:
+         street: str | None = None, community: str | None = None, tail: dict[str, str | None] | None = None,
+         estate: str | None = None) -> tuple:
     """The ADDRESS_PARTS tuple; ``tail`` holds what _parse_tail found (road, number, building, unit, room)."""
     tail = tail or {}
     # The parts are interned: a city has millions of distinct addresses but a few thousand communities and a
     # few hundred building, room and door numbers; one string each instead of one per address (~170 MB at 1M).
-    parts = (street, community, *(tail.get(part) for part in ("road", "number", "building", "unit", "room")))
+    parts = (street, community, estate, *(tail.get(part) for part in ("road", "number", "building", "unit", "room")))
     return (raw, in_tianjin, district_code, legacy_district, *(None if p is None else sys.intern(p) for p in parts))
 
 
