@@ -254,3 +254,33 @@ def test_a_road_written_before_the_community_is_not_part_of_its_name():
 def test_roads_are_not_read_as_communities(raw):
     address = parse_address(raw)
     assert address.community in (None, "泰安道社区") and address.estate is None
+
+
+def test_a_street_written_as_its_road_like_short_form_before_a_name():
+    address = parse_address("天津市塘沽区杭州道芳景里社区24号楼2门1104")
+    assert parts(address, "district_code", "street", "community") == ("120116", "杭州道街道", "芳景里社区")
+    assert parts(parse_address("滨海新区杭州道5号"), "street", "road", "number") == (None, "杭州道", "5")
+
+
+def test_a_bare_name_before_the_building_is_the_community():
+    assert not _dictionary_knows("嘉明")
+    address = parse_address("天津市南开区鼓楼街道嘉明5号楼4门1403")
+    assert parts(address, "community", "building", "unit", "room") == ("嘉明社区", "5", "4", "1403")
+    assert parse_address("东丽区万新街道卫津道188号景汇23-4-402").community == "景汇社区"
+
+
+def test_a_dictionary_name_inside_a_longer_name_is_not_that_community():
+    assert _dictionary_knows("西沟村") and not _dictionary_knows("薛西沟")
+    assert parse_address("天津市津南区辛庄镇薛西沟村207号").community == "薛西沟村"
+    assert parse_address("静海区华康街道朗湖花园18-2-104").community == "朗湖花园社区"
+
+
+def test_a_street_name_before_a_dictionary_community_stays_the_street():
+    assert parts(parse_address("滨海新区太平大道口村279号"), "street", "community") == ("太平镇", "大道口村")
+    assert parse_address("滨海新区中新天津生态城和风社区5号").community == "和风社区"
+
+
+def test_a_community_named_after_a_road_is_read_before_a_flat_number():
+    address = parse_address("天津市河东区唐家口街道长征路21号楼2门604")
+    assert parts(address, "community", "road", "building", "room") == ("长征路社区", None, "21", "604")
+    assert parts(parse_address("天津市河东区唐家口街道长征路21号"), "community", "road") == (None, "长征路")
