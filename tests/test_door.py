@@ -147,3 +147,20 @@ def test_the_household_is_masked_outside_the_callers_district(door):
         person = candidate["person"]
         if person is not None and person["place"]["district_code"] != "120101":
             assert person["masked"] and person["name"] != row.name
+
+
+def test_dispatch_scores_compare_community_names_without_their_suffix():
+    from resolver.evaluate import dispatch_scores
+
+    links = pd.DataFrame({"source": ["s"] * 3, "record_id": ["1", "2", "3"], "person_id": ["A", "A", "B"]})
+    truth_records = pd.DataFrame({"source": ["s"] * 3, "record_id": ["1", "2", "3"], "person_id": ["T1", "T1", "T2"]})
+    persons = pd.DataFrame({"person_id": ["A", "B"], "district_code": ["120110", "120110"],
+                            "street": ["华明街道", "华明街道"], "community": ["光城南里", "锦澜家园社区"]})
+    truth = pd.DataFrame({"person_id": ["T1", "T2"], "status": ["UNENROLLED", "ENROLLED"],
+                          "district_code": ["120110", "120110"], "street": ["华明街道", "华明街道"],
+                          "community": ["光城南里社区", "日华里社区"]})
+    table = dispatch_scores(links, persons, truth_records, truth).set_index(["persons", "level"])
+    assert table.loc[("all", "community"), ["true_placed", "correct"]].tolist() == [2, 1]
+    assert table.loc[("UNENROLLED", "community"), "accuracy"] == 1.0
+    assert table.loc[("not_in_dictionary", "community"), ["true_placed", "correct"]].tolist() == [1, 1]
+    assert table.loc[("all", "street"), "accuracy"] == 1.0
