@@ -155,9 +155,9 @@ def test_a_household_is_not_paired_in_bulk_by_the_door_rules():
     assert pairs == {}
 
 
-def test_same_surname_at_a_flat_of_a_community_the_dictionary_lacks_is_paired():
-    pairs = pair_rules([record("police_resident", "1", "王丽", residence=parsed(NEW_FLAT)),
-                        record("civil_assistance", "1", "王莉", residence=parsed("东丽区华明街道光城南里10-5-101"))])
+def test_same_surname_at_a_village_house_the_dictionary_lacks_is_paired():
+    pairs = pair_rules([record("police_resident", "1", "王丽", residence=parsed("天津市西青区王稳庄镇杨家洼村330号")),
+                        record("civil_assistance", "1", "王莉", residence=parsed("西青区王稳庄镇杨家洼村委会330号"))])
     assert pairs == {("police_resident:1", "civil_assistance:1"): {"surname_community_building"}}
 
 
