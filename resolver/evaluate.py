@@ -226,7 +226,8 @@ def dispatch_scores(links: pd.DataFrame, persons: pd.DataFrame, truth_records: p
              for c in divisions.communities(s.code)}
     known |= {community_stem_of(c) for d in divisions.districts()
               for zone in divisions.zone_communities(d.code).values() for c in zone}
-    unknown = ~_community_stem(truth["community"]).isin(known).to_numpy()
+    stems = _community_stem(truth["community"])
+    unknown = ((stems != "") & ~stems.isin(known)).to_numpy()
     scopes = {"all": np.ones(len(main), bool), "UNENROLLED": (truth["status"] == "UNENROLLED").to_numpy(),
               "not_in_dictionary": unknown}
     rows = []
