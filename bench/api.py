@@ -87,28 +87,27 @@ def percentiles(ms: list[float]) -> dict[str, float]:
 
 
 def fragments(store: Path, count: int, seed: int) -> list[dict[str, str]]:
-    """Field fragments from stored records, a quarter each: ID number alone, name + birth date, name + phone,
-    name + address (the residence address, else the household one, as written: what a surveyor has at a door)."""
+    """Field fragments from stored records, a quarter each, interleaved: ID number alone, name + birth date,
+    name + phone, name + address (the residence address, else the household one, as written: what a surveyor
+    has at a door); each kind drawn from the records that hold its fields."""
     columns = ["name", "id_number", "id_status", "birth_date", "phones", "residence_address_raw",
                "household_address_raw"]
     records = pd.read_parquet(StoreLayout.for_store(str(store)).records_file, columns=columns)
     records = records[records["name"].notna()]
+    address = records["residence_address_raw"].fillna(records["household_address_raw"])
+    first_phone = records["phones"].str.split("|").str[0]
+    kinds = [
+        (records["id_status"] == "valid", lambda i: {"id_number": records["id_number"].iat[i]}),
+        (records["birth_date"].notna(),
+         lambda i: {"name": records["name"].iat[i], "birth_date": str(pd.Timestamp(records["birth_date"].iat[i]).date())}),
+        (first_phone.fillna("") != "", lambda i: {"name": records["name"].iat[i], "phone": first_phone.iat[i]}),
+        (address.notna(), lambda i: {"name": records["name"].iat[i], "address": address.iat[i]}),
+    ]
     rng = np.random.default_rng(seed)
-    sample = records.iloc[rng.choice(len(records), size=count, replace=False)]
-    out = []
-    for i, r in enumerate(sample.itertuples(index=False)):
-        address = r.residence_address_raw if isinstance(r.residence_address_raw, str) else r.household_address_raw
-        if i % 4 == 0 and r.id_status == "valid":
-            out.append({"id_number": r.id_number})
-        elif i % 4 == 1 and pd.notna(r.birth_date):
-            out.append({"name": r.name, "birth_date": str(pd.Timestamp(r.birth_date).date())})
-        elif i % 4 == 3 and isinstance(address, str):
-            out.append({"name": r.name, "address": address})
-        elif isinstance(r.phones, str) and r.phones:
-            out.append({"name": r.name, "phone": r.phones.split("|")[0]})
-        else:
-            out.append({"name": r.name})
-    return out
+    per_kind = -(-count // len(kinds))
+    drawn = [[make(int(i)) for i in rng.choice(np.flatnonzero(mask.to_numpy()), size=per_kind, replace=False)]
+             for mask, make in kinds]
+    return [drawn[k][j] for j in range(per_kind) for k in range(len(kinds))][:count]
 
 
 def fragment_kind(body: dict) -> str:
