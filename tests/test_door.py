@@ -128,6 +128,21 @@ def test_a_heard_name_at_a_flat_still_ranks_the_resident_first(door):
     assert asked >= 5 and first >= 0.9 * asked, (asked, first)
 
 
+def test_a_name_heard_without_one_character_still_finds_the_resident_at_the_flat(door):
+    client, tokens, records = door
+    sample = residents_of_unknown_communities(records, 60)
+    asked = found = wrong = 0
+    for row in sample.itertuples(index=False):
+        if len(row.name) != 3 or not parse_address(row.residence_address_raw).room:
+            continue
+        answer = ask(client, tokens["admin"], {"name": row.name[:2], "address": row.residence_address_raw})
+        persons = [c["person_id"] for c in answer["candidates"]]
+        asked += 1
+        found += row.person_id in persons
+        wrong += bool(persons) and persons[0] != row.person_id and answer["decision"] == "match"
+    assert asked >= 5 and found >= 0.9 * asked and wrong == 0, (asked, found, wrong)
+
+
 def test_the_address_alone_lists_the_household(door):
     client, tokens, records = door
     sample = residents_of_unknown_communities(records, 20)
