@@ -91,23 +91,32 @@ def percentiles(ms: list[float]) -> dict[str, float]:
 
 
 def fragments(store: Path, count: int, seed: int) -> list[dict[str, str]]:
-    """Field fragments from stored records: ID number alone, name + birth date, name + phone (a third each)."""
-    columns = ["name", "id_number", "id_status", "birth_date", "phones"]
+    """Field fragments from stored records, a quarter each, interleaved: ID number alone, name + birth date,
+    name + phone, name + address (the residence address, else the household one, as written: what a surveyor
+    has at a door); each kind drawn from the records that hold its fields."""
+    columns = ["name", "id_number", "id_status", "birth_date", "phones", "residence_address_raw",
+               "household_address_raw"]
     records = pd.read_parquet(StoreLayout.for_store(str(store)).records_file, columns=columns)
     records = records[records["name"].notna()]
+    address = records["residence_address_raw"].fillna(records["household_address_raw"])
+    first_phone = records["phones"].str.split("|").str[0]
+    kinds = [
+        (records["id_status"] == "valid", lambda i: {"id_number": records["id_number"].iat[i]}),
+        (records["birth_date"].notna(),
+         lambda i: {"name": records["name"].iat[i], "birth_date": str(pd.Timestamp(records["birth_date"].iat[i]).date())}),
+        (first_phone.fillna("") != "", lambda i: {"name": records["name"].iat[i], "phone": first_phone.iat[i]}),
+        (address.notna(), lambda i: {"name": records["name"].iat[i], "address": address.iat[i]}),
+    ]
     rng = np.random.default_rng(seed)
-    sample = records.iloc[rng.choice(len(records), size=count, replace=False)]
-    out = []
-    for i, r in enumerate(sample.itertuples(index=False)):
-        if i % 3 == 0 and r.id_status == "valid":
-            out.append({"id_number": r.id_number})
-        elif i % 3 == 1 and pd.notna(r.birth_date):
-            out.append({"name": r.name, "birth_date": str(pd.Timestamp(r.birth_date).date())})
-        elif isinstance(r.phones, str) and r.phones:
-            out.append({"name": r.name, "phone": r.phones.split("|")[0]})
-        else:
-            out.append({"name": r.name})
-    return out
+    per_kind = -(-count // len(kinds))
+    drawn = [[make(int(i)) for i in rng.choice(np.flatnonzero(mask.to_numpy()), size=per_kind, replace=False)]
+             for mask, make in kinds]
+    return [drawn[k][j] for j in range(per_kind) for k in range(len(kinds))][:count]
+
+
+def fragment_kind(body: dict) -> str:
+    """name+address, id_number, … : the fields a lookup body holds."""
+    return "+".join(sorted(body))
 
 
 class RawConnection:
@@ -265,13 +274,18 @@ def main() -> int:
 
         bodies = fragments(store, 2 * args.requests + 200, args.seed)
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=60) as client:
-            single = []
-            for body in bodies[:200]:
+            single, by_kind = [], {}
+            for number, body in enumerate(bodies[:200]):
                 t0 = time.perf_counter()
                 client.post("/v1/resolve", json=body).raise_for_status()
                 single.append((time.perf_counter() - t0) * 1000)
+                if number >= 20:
+                    by_kind.setdefault(fragment_kind(body), []).append(single[-1])
         result["resolve_single_client"] = percentiles(single[20:])
+        result["resolve_single_client_by_fragments"] = {kind: percentiles(ms) for kind, ms in sorted(by_kind.items())}
         log(f"one client: {result['resolve_single_client']}")
+        for kind, figures in result["resolve_single_client_by_fragments"].items():
+            log(f"  {kind}: {figures}")
         # The closed loop twice: with httpx, then with the lean client. The load generator shares the two cores with
         # the server, and httpx's own CPU per request (measured here too) delays the server's answers.
         # Each run has its own fragments, so the second does not find the first's pages cached.

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from resolver.compare import ADDRESS_LEVEL_PARTS, Features
+from resolver.compare import ADDRESS_KEY_PARTS, Features
 from resolver.matching_config import (
     ADDRESS_KEY_FIELDS,
     NEIGHBOURHOOD_FIELD,
@@ -89,7 +89,7 @@ def rule_keys(features: Features, rule: BlockingRule) -> tuple[np.ndarray, np.nd
                 elif name == "phone":
                     parts.append(features.phones[:, slot])
                 else:
-                    parts.append(features.address[:, role, ADDRESS_LEVEL_PARTS.index(name)])
+                    parts.append(features.address[:, role, ADDRESS_KEY_PARTS.index(name)])
             variants.append((np.logical_and.reduce([part >= 0 for part in parts]), _mix(parts)))
     all_positions, all_keys = [], []
     for i, (complete, key) in enumerate(variants):
@@ -130,7 +130,7 @@ def rule_keys_one(features: Features, rule: BlockingRule) -> list[int]:
         for slot in slots:
             parts = [single[name] if name in single
                      else phones[slot] if name == "phone"
-                     else address[role][ADDRESS_LEVEL_PARTS.index(name)]
+                     else address[role][ADDRESS_KEY_PARTS.index(name)]
                      for name in rule.fields]
             if all(part >= 0 for part in parts):
                 key = _mix_one(parts)

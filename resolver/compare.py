@@ -28,6 +28,8 @@ _ID18 = r"^\d{17}[\dX]$"
 _MAX_PHONES = 3
 _CHUNK = 1_000_000
 ADDRESS_LEVEL_PARTS = ("room", "building", "community", "street", "district")  # best first, as FIELD_LEVELS["address"]
+# The keys of an address: the compared levels, then a blocking-only key for a flat written without its community.
+ADDRESS_KEY_PARTS = ADDRESS_LEVEL_PARTS + ("street_room",)
 _ADDRESS_INPUTS = ("district_code", "street", "community", "road", "number", "building", "unit", "room")
 # The canonical columns blocking and comparison read: what a resolver state keeps per record.
 MATCH_COLUMNS: tuple[str, ...] = (
@@ -62,7 +64,7 @@ class Features:
     birth: np.ndarray            # int32 (n, 3): year, month, day; 0 missing
     gender: np.ndarray           # int8: 0 missing, 1 M, 2 F
     phones: np.ndarray           # int64 (n, 3) codes, -1 empty
-    address: np.ndarray          # int64 (n, 2 roles, 5 parts best first) codes, -1 missing
+    address: np.ndarray          # int64 (n, 2 roles, ADDRESS_KEY_PARTS) codes, -1 missing
     employer: np.ndarray         # int64 (n, 2): codes of employer name and credit code, -1 missing
 
     def name_keys(self, positions: np.ndarray) -> pa.Array:
@@ -141,25 +143,48 @@ def effective_gender(records: pd.DataFrame) -> pd.Series:
     return clean_text(_column(records, "gender")).fillna(clean_text(_column(records, "id_gender")))
 
 
+def community_key(community: str | None) -> str | None:
+    """The community as keyed: without its 社区/居委会 suffix (日华里社区 and 日华里 are one place)."""
+    if community is None:
+        return None
+    for suffix in ("社区居委会", "居委会", "社区"):
+        if community.endswith(suffix) and len(community) > len(suffix):
+            return community[: -len(suffix)]
+    return community
+
+
+_COMMUNITY_SUFFIX = r"^(.+?)(?:社区居委会|居委会|社区)$"   # community_key in Arrow (RE2)
+
+
 def _address_key_row(d, street, community, road, number, building, unit, room) -> tuple:
-    """The five keys of one address (None where a part is missing); the scalar form of address_keys."""
+    """The six keys of one address (None where a part is missing); the scalar form of address_keys."""
+    community = community_key(community)
     place = community if community is not None else road
-    bldg = building if building is not None else (f"{road}#{number}" if road is not None and number is not None else None)
+    bldg = building if building is not None else (
+        f"{road}#{number}" if road is not None and number is not None
+        else f"#{number}" if community is not None and number is not None else None)
     k_street = f"{d}|{street}" if d is not None and street is not None else None
     k_community = f"{d}|{place}" if d is not None and place is not None else None
     k_building = f"{k_community}|{bldg}" if k_community is not None and bldg is not None else None
-    k_room = f"{k_building}|{unit or ''}-{room}" if k_building is not None and room is not None else None
-    return d, k_street, k_community, k_building, k_room
+    flat = f"{unit or ''}-{room}" if room is not None else None
+    k_room = f"{k_building}|{flat}" if k_building is not None and flat is not None else None
+    flat_building = building if building is not None else (
+        f"{road}#{number}" if road is not None and number is not None else None)
+    k_street_room = (f"{k_street}|{flat_building}|{flat}"
+                     if k_street is not None and flat_building is not None and flat is not None else None)
+    return d, k_street, k_community, k_building, k_room, k_street_room
 
 
 def address_keys(records: pd.DataFrame, role: str) -> pd.DataFrame:
-    """Hierarchical address keys of one role: district ⊂ street ⊂ community ⊂ building ⊂ room.
+    """Hierarchical address keys of one role: district ⊂ street ⊂ community ⊂ building ⊂ room, and street_room.
 
-    The community is the 社区/村 name, else the road; the building is 号楼/栋, else the
-    house number on the road (南京路100号), so a key means the same place on both sides.
+    The community is the 社区/村 name without its 社区 suffix, else the road; the building is 号楼/栋, else
+    the house number on the road (南京路100号) or in the village (杨堡村330号), so a key means the same place
+    on both sides. street_room (district + street + building + unit + room, no community) finds a flat written
+    without its community.
     """
     names = ("district_code", "street", "community", "road", "number", "building", "unit", "room")
-    columns = ["district", "street", "community", "building", "room"]
+    columns = ["district", "street", "community", "building", "room", "street_room"]
     if len(records) <= SMALL_FRAME:
         parts = [clean_text(_column(records, f"{role}_{name}")) for name in names]
         rows = [_address_key_row(*values) for values in zip(*(p.to_numpy() for p in parts))]
@@ -171,14 +196,20 @@ def address_keys(records: pd.DataFrame, role: str) -> pd.DataFrame:
 
 def _address_key_arrays(district: pa.Array, street: pa.Array, community: pa.Array, road: pa.Array,
                         number: pa.Array, building: pa.Array, unit: pa.Array, room: pa.Array) -> dict[str, pa.Array]:
-    """address_keys' five keys joined in Arrow (a null part makes its key and the finer ones null)."""
+    """address_keys' six keys joined in Arrow (a null part makes its key and the finer ones null)."""
     def join(*parts: pa.Array, sep: str = "|") -> pa.Array:
         return pc.binary_join_element_wise(*parts, sep)   # null when any part is null
 
+    community = pc.replace_substring_regex(community, _COMMUNITY_SUFFIX, r"\1")
+    empty = pa.scalar("", pa.string())
     keys = {"district": district, "street": join(district, street),
             "community": join(district, pc.coalesce(community, road))}
-    keys["building"] = join(keys["community"], pc.coalesce(building, join(road, number, sep="#")))
-    keys["room"] = join(keys["building"], join(pc.coalesce(unit, pa.scalar("", pa.string())), room, sep="-"))
+    on_road = join(road, number, sep="#")
+    in_community = join(pc.if_else(pc.is_null(community), _NULL_TEXT, empty), number, sep="#")
+    keys["building"] = join(keys["community"], pc.coalesce(building, on_road, in_community))
+    flat = join(pc.coalesce(unit, empty), room, sep="-")
+    keys["room"] = join(keys["building"], flat)
+    keys["street_room"] = join(keys["street"], pc.coalesce(building, on_road), flat)
     return keys
 
 
@@ -254,10 +285,10 @@ def prepare_features(records: pd.DataFrame) -> Features:
     gender_text = pc.coalesce(_text(records, "gender"), _text(records, "id_gender"))
     gender = np.select([_flags(pc.equal(gender_text, "M")), _flags(pc.equal(gender_text, "F"))], [1, 2], 0)
 
-    address = np.empty((n, 2, len(ADDRESS_LEVEL_PARTS)), dtype=np.int64)
+    address = np.empty((n, 2, len(ADDRESS_KEY_PARTS)), dtype=np.int64)
     for r, role in enumerate(("household", "residence")):
         keys = _address_key_arrays(*(_text(records, f"{role}_{name}") for name in _ADDRESS_INPUTS))
-        for j, part in enumerate(ADDRESS_LEVEL_PARTS):
+        for j, part in enumerate(ADDRESS_KEY_PARTS):
             address[:, r, j] = value_codes(keys[part])
 
     return Features(
@@ -336,9 +367,9 @@ def features_of_one(record: Mapping[str, object]) -> Features:
     phones += [None] * (_MAX_PHONES - len(phones))
     addresses = []
     for role in ("household", "residence"):
-        keys = dict(zip(("district", "street", "community", "building", "room"),
+        keys = dict(zip(("district", "street", "community", "building", "room", "street_room"),
                         _address_key_row(*(text[f"{role}_{name}"] for name in _ADDRESS_INPUTS))))
-        addresses += [keys[part] for part in ADDRESS_LEVEL_PARTS]
+        addresses += [keys[part] for part in ADDRESS_KEY_PARTS]
 
     singles = [id_number, name_key, pinyin, text["name_pinyin_folded"], text["surname"], text["surname_pinyin"],
                text["employer_name"], text["employer_credit_code"]]
@@ -368,7 +399,7 @@ def features_of_one(record: Mapping[str, object]) -> Features:
         birth=np.array([birth or (0, 0, 0)], dtype=np.int32),
         gender=one({"M": 1, "F": 2}.get(gender_text, 0), np.int8),
         phones=phone_codes.reshape(1, _MAX_PHONES),
-        address=address_codes.reshape(1, 2, len(ADDRESS_LEVEL_PARTS)),
+        address=address_codes.reshape(1, 2, len(ADDRESS_KEY_PARTS)),
         employer=np.array([[employer_name_code, employer_code_code]], dtype=np.int64),
     )
 

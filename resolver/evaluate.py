@@ -186,6 +186,14 @@ def format_evaluation(evaluation: Evaluation) -> str:
     return "\n".join(lines)
 
 
+def _main_person(links: pd.DataFrame, truth_records: pd.DataFrame) -> pd.Series:
+    """Each true person's predicted person: the one holding most of its records (ties: the smallest id)."""
+    joined, _ = _joined(links, truth_records)
+    counts = joined.groupby(["person_id_true", "person_id"]).size().reset_index(name="n")
+    counts = counts.sort_values(["person_id_true", "n", "person_id"], ascending=[True, False, True])
+    return counts.drop_duplicates("person_id_true").set_index("person_id_true")["person_id"]
+
+
 # ── The payment-side flags (issue 18): a section of its own ────────────────────────────
 
 PAYMENT_FLAGS: tuple[str, ...] = ("INTERRUPTED", "LAPSED", "NO_PENSION", "NO_MEDICAL")
@@ -195,10 +203,7 @@ def payment_flag_accuracy(links: pd.DataFrame, persons: pd.DataFrame, truth_reco
                           truth_persons: pd.DataFrame, flags: tuple[str, ...] = PAYMENT_FLAGS) -> pd.DataFrame:
     """Per flag, over true persons (each judged on the predicted person holding most of its records):
     true and predicted holders, both, precision, recall and agreement (share of persons where they agree)."""
-    joined, _ = _joined(links, truth_records)
-    counts = joined.groupby(["person_id_true", "person_id"]).size().reset_index(name="n")
-    counts = counts.sort_values(["person_id_true", "n", "person_id"], ascending=[True, False, True])
-    main = counts.drop_duplicates("person_id_true").set_index("person_id_true")["person_id"]
+    main = _main_person(links, truth_records)
     predicted = main.map(persons.set_index("person_id")["flags"].fillna("")).fillna("").str.split("|")
     true = truth_persons.set_index("person_id")["flags"].fillna("").reindex(main.index).fillna("").str.split("|")
     rows = []
@@ -220,4 +225,68 @@ def format_payment_flags(table: pd.DataFrame) -> str:
     for row in table.itertuples(index=False):
         lines.append(f"  {row.flag:<12} {row.true_persons:>9,} / {row.predicted_persons:>9,} / {row.both:>9,}  "
                      f"P {row.precision:.4f}  R {row.recall:.4f}  一致 {row.agreement:.5f}")
+
+
+# ── Dispatch places (issue 16 §1): a section of its own ─────────────────────────────────
+
+_COMMUNITY_SUFFIXES = ("社区居委会", "居委会", "村委会", "社区")
+
+
+def community_stem_of(name: str) -> str:
+    """One community name without its 社区/居委会 suffix."""
+    for suffix in _COMMUNITY_SUFFIXES:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _community_stem(names: pd.Series) -> pd.Series:
+    """A community name without its 社区/居委会 suffix (日华里社区 and 日华里 name one community)."""
+    stem = names.fillna("").astype(str)
+    for suffix in _COMMUNITY_SUFFIXES:
+        stem = stem.where(~stem.str.endswith(suffix), stem.str[: -len(suffix)])
+    return stem
+
+
+def dispatch_scores(links: pd.DataFrame, persons: pd.DataFrame, truth_records: pd.DataFrame,
+                    truth_persons: pd.DataFrame) -> pd.DataFrame:
+    """Per place level (district, street, community): true persons placed there, and how many the export
+    places in the same one, through the predicted person holding most of their records; rows for all
+    persons, for true UNENROLLED persons (the survey targets) and for persons whose true community the
+    division dictionary does not hold."""
+    main = _main_person(links, truth_records)
+    truth = truth_persons.set_index("person_id").reindex(main.index)
+    predicted = persons.set_index("person_id").reindex(main.to_numpy())
+    from resolver.divisions import load_divisions
+
+    divisions = load_divisions()
+    known = {community_stem_of(c) for d in divisions.districts() for s in divisions.streets(d.code)
+             for c in divisions.communities(s.code)}
+    known |= {community_stem_of(c) for d in divisions.districts()
+              for zone in divisions.zone_communities(d.code).values() for c in zone}
+    stems = _community_stem(truth["community"])
+    unknown = ((stems != "") & ~stems.isin(known)).to_numpy()
+    scopes = {"all": np.ones(len(main), bool), "UNENROLLED": (truth["status"] == "UNENROLLED").to_numpy(),
+              "not_in_dictionary": unknown}
+    rows = []
+    for scope, chosen in scopes.items():
+        for level in ("district_code", "street", "community"):
+            t = truth[level].fillna("").astype(str).to_numpy()
+            p = predicted[level].fillna("").astype(str).to_numpy()
+            if level == "community":
+                t = _community_stem(pd.Series(t)).to_numpy()
+                p = _community_stem(pd.Series(p)).to_numpy()
+            placed = chosen & (t != "")
+            rows.append({"persons": scope, "level": level, "true_placed": int(placed.sum()),
+                         "correct": int((placed & (t == p)).sum())})
+    table = pd.DataFrame(rows)
+    table["accuracy"] = table["correct"] / table["true_placed"].where(table["true_placed"] > 0)
+    return table
+
+
+def format_dispatch(table: pd.DataFrame) -> str:
+    """The dispatch section `canbao evaluate` prints."""
+    lines = ["派单位置 dispatch place (main predicted person's place = true place)"]
+    for row in table.itertuples(index=False):
+        lines.append(f"  {row.persons:<17} {row.level:<13} {row.correct:>9,} / {row.true_placed:<9,} {row.accuracy:.4f}")
     return "\n".join(lines)

@@ -31,7 +31,7 @@ SINGLE_KEY_FIELDS = frozenset(
     {"id_number", "name_key", "name_pinyin", "name_pinyin_folded", "surname", "surname_pinyin", "birth_date", "gender",
      "employer"}
 )
-ADDRESS_KEY_FIELDS = frozenset({"district", "street", "community", "building", "room"})
+ADDRESS_KEY_FIELDS = frozenset({"district", "street", "community", "building", "room", "street_room"})
 MULTI_KEY_FIELDS = frozenset({"phone"}) | ADDRESS_KEY_FIELDS
 NEIGHBOURHOOD_FIELD = "id_number_neighbourhood"
 KEY_FIELDS = SINGLE_KEY_FIELDS | MULTI_KEY_FIELDS | {NEIGHBOURHOOD_FIELD}
@@ -74,6 +74,8 @@ class BlockingRule(_Strict):
 class Blocking(_Strict):
     max_block_size: int = Field(ge=2)
     rules: tuple[BlockingRule, ...] = Field(min_length=1)
+    # Rules only single-record lookups use (POST /v1/resolve at a door): never paired in bulk.
+    door_rules: tuple[BlockingRule, ...] = ()
 
     @field_validator("rules")
     @classmethod
@@ -84,6 +86,20 @@ class Blocking(_Strict):
         if len(rules) > 62:
             raise ValueError("at most 62 blocking rules (one bit each in the pair mask)")
         return rules
+
+    @model_validator(mode="after")
+    def _door_rules_apart(self) -> "Blocking":
+        names = [r.name for r in self.rules + self.door_rules]
+        if len(set(names)) != len(names):
+            raise ValueError(f"door_rules names must differ from each other and from rules, got {names}")
+        if any(NEIGHBOURHOOD_FIELD in r.fields for r in self.door_rules):
+            raise ValueError(f"{NEIGHBOURHOOD_FIELD} is looked up directly; it cannot be a door rule")
+        return self
+
+    @property
+    def lookup_rules(self) -> tuple[BlockingRule, ...]:
+        """The rules a single-record lookup uses: every bulk rule, then the door rules."""
+        return self.rules + self.door_rules
 
 
 class FieldComparison(_Strict):

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from rapidfuzz.distance import JaroWinkler
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -567,7 +568,7 @@ def build_match_index(state: ResolverState, config: MatchingConfig) -> MatchInde
     records = state.records
     features = prepare_features(records)
     keys = {}
-    for rule in config.blocking.rules:
+    for rule in config.blocking.lookup_rules:
         if rule.fields != (NEIGHBOURHOOD_FIELD,):
             positions, hashes = rule_keys(features, rule)
             keys[rule.name] = _sorted(hashes, positions)
@@ -588,7 +589,7 @@ def _lookup(index: MatchIndex, query: Features, config: MatchingConfig) -> np.nd
     """Stored record positions sharing a blocking key with the one coded query record."""
     found = []
     cap = config.blocking.max_block_size
-    for rule in config.blocking.rules:
+    for rule in config.blocking.lookup_rules:
         if rule.fields == (NEIGHBOURHOOD_FIELD,):
             if query.id_has18[0]:
                 # Every body one typo away, looked up directly (compare.id_edit_kind grades them).
@@ -598,6 +599,36 @@ def _lookup(index: MatchIndex, query: Features, config: MatchingConfig) -> np.nd
         keys = np.array(sorted(rule_keys_one(query, rule)), dtype=np.uint64)
         found += _in_sorted(*index.keys[rule.name], keys, cap)
     return np.unique(np.concatenate(found)) if found else np.zeros(0, np.int64)
+
+
+_NAME_DIFFERENT = 4   # FIELD_LEVELS["name"].index("different")
+_SAME_ROOM, _SAME_BUILDING = 0, 1   # FIELD_LEVELS["address"]
+
+
+def _at_door(query: Features, levels: Mapping[str, np.ndarray]) -> np.ndarray | None:
+    """For a door query (an address, perhaps a heard name, no ID number, phone or birth date): which
+    candidates live at its flat (its house, for a village or road address without a room) and do not
+    have a different name. They are shown below the review threshold too, for the surveyor to pick;
+    None for any other query."""
+    if query.id_code[0] >= 0 or (query.phones[0] >= 0).any() or query.birth[0, 0] > 0 or "address" not in levels:
+        return None
+    has_room = bool((query.address[0, :, _SAME_ROOM] >= 0).any())
+    if not has_room and not (query.address[0, :, _SAME_BUILDING] >= 0).any():
+        return None
+    place = levels["address"]
+    here = (place == _SAME_ROOM) if has_room else (place >= 0) & (place <= _SAME_BUILDING)
+    name = levels.get("name")
+    return here if name is None else here & (name != _NAME_DIFFERENT)
+
+
+def _name_similarity(features: Features, last: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Jaro–Winkler of the query's pinyin with each kept candidate's (0 without a name): ranks a heard name's
+    candidates at one address when their match probabilities tie."""
+    query = features.name_string[len(features.name_string) - 1].as_py()
+    if query is None or len(kept) == 0:
+        return np.zeros(len(kept))
+    names = features.name_string.take(pa.array(kept)).to_pylist()
+    return np.array([JaroWinkler.similarity(query, name) if name else 0.0 for name in names])
 
 
 # resolve_one's answer when nothing is near enough (copied: building an empty frame costs 0.15 ms).
@@ -629,8 +660,14 @@ def resolve_one(record_fragment: pd.DataFrame | Mapping[str, object], state: Res
     same_id = trusted[-1] & trusted[:-1] & (levels["id_number"] == 0) if "id_number" in levels else \
         np.zeros(len(found), bool)
     chance = np.where(same_id, 1.0, probability(weight))
-    kept = np.flatnonzero(chance >= config.thresholds.review)
-    kept = kept[np.argsort(-chance[kept], kind="stable")]
+    kept = chance >= config.thresholds.review
+    at_door = _at_door(query, levels)
+    if at_door is not None:
+        kept |= at_door
+    kept = np.flatnonzero(kept)
+    order = (np.lexsort((-_name_similarity(features, last, kept), -chance[kept])) if at_door is not None
+             else np.argsort(-chance[kept], kind="stable"))
+    kept = kept[order]
     if len(kept) == 0:
         return _NO_CANDIDATES.copy()
     # The best record of each person, best first (kept is already in that order). A set, not pandas: a handful.

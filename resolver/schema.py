@@ -62,7 +62,8 @@ ADDRESS_PARTS: tuple[str, ...] = (
     "district_code",     # today's GB/T 2260 code, e.g. 120116 for 塘沽区
     "legacy_district",   # the pre-merger name when the text used one (塘沽区)
     "street",            # 街道/镇/乡 name, e.g. 华苑街道
-    "community",         # 社区/村 name, e.g. 日华里社区
+    "community",         # 社区/村 name, e.g. 日华里社区 (the dictionary's, else read from the name's shape)
+    "estate",            # 小区 name when it differs from the community's (日华里社区碧华园 → 碧华园)
     "road",              # 南京路
     "number",            # 100 (号)
     "building",          # 3 (号楼/栋)

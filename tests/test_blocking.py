@@ -142,3 +142,35 @@ def test_one_record_keyed_in_python_gets_the_keys_it_gets_in_bulk(sample_records
             assert set(got) == set(keys[positions == position].tolist()), (position, rule.name)
             keyed += len(got)
     assert keyed > len(sample_records)
+
+
+# ---- door rules (issue 21): single-record lookups only
+
+NEW_FLAT = "天津市东丽区华明街道光城南里社区10栋5单元101室"
+
+
+def test_a_household_is_not_paired_in_bulk_by_the_door_rules():
+    pairs = pair_rules([record("police_resident", "1", "王丽", residence=parsed(NEW_FLAT)),
+                        record("police_resident", "2", "赵敏", residence=parsed(NEW_FLAT))])
+    assert pairs == {}
+
+
+def test_same_surname_at_a_village_house_the_dictionary_lacks_is_paired():
+    pairs = pair_rules([record("police_resident", "1", "王丽", residence=parsed("天津市西青区王稳庄镇杨家洼村330号")),
+                        record("civil_assistance", "1", "王莉", residence=parsed("西青区王稳庄镇杨家洼村委会330号"))])
+    assert pairs == {("police_resident:1", "civil_assistance:1"): {"surname_community_building"}}
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: d["blocking"]["door_rules"].append({"name": "phone", "fields": ["room"]}), "door_rules names"),
+    (lambda d: d["blocking"]["door_rules"].append({"name": "door_typo", "fields": ["id_number_neighbourhood"]}),
+     "cannot be a door rule"),
+    (lambda d: d["blocking"]["door_rules"][0].update(fields=["flat"]), r"door_rules\.0\.fields.*flat"),
+])
+def test_a_bad_door_rule_names_the_file_and_key(tmp_path, change, message):
+    data = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "matching.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(MatchingConfigError, match=rf"matching\.yaml.*{message}"):
+        load_matching_config(path)

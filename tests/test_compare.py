@@ -199,3 +199,50 @@ def test_one_record_coded_alone_in_python_gets_the_codes_it_gets_in_bulk(sample_
                 assert got.to_pylist() == want.to_pylist(), (position, field.name)
             else:
                 assert np.array_equal(got, want), (position, field.name, got, want)
+
+
+# ---- addresses whose community the dictionary lacks (issue 16 §1, issue 21)
+
+SHAPED_ADDRESSES = (
+    "天津市东丽区华明街道光城南里社区10栋5单元101室", "东丽区华明街道光城南里10-5-101", "东丽区华明街道10-5-101",
+    "天津市西青区王稳庄镇杨家洼村330号", "西青区王稳庄镇杨家洼村委会330号", "南开区万兴街道竹明新村社区6-5-1904",
+    "南开区万兴街道竹明新村6号楼5门1904", "天津市南开区华苑街道日华里社区碧华园3-2-401", "和平区南京路100号3门201",
+)
+
+
+def test_a_flat_in_a_community_the_dictionary_lacks_is_same_room_however_written():
+    left = record("a", "1", "王丽", household=parsed("天津市东丽区华明街道光城南里社区10栋5单元101室"))
+    right = record("b", "1", "王丽", residence=parsed("东丽区华明街道光城南里10号楼5门101"))
+    assert level_of("address", left, right) == "same_room"
+
+
+def test_a_village_house_the_dictionary_lacks_is_same_building():
+    left = record("a", "1", "王丽", household=parsed("天津市西青区王稳庄镇杨家洼村330号"))
+    right = record("b", "1", "王丽", residence=parsed("西青区王稳庄镇杨家洼村委会330号"))
+    assert level_of("address", left, right) == "same_building"
+    other = record("c", "1", "王丽", residence=parsed("西青区王稳庄镇杨家洼村331号"))
+    assert level_of("address", left, other) == "same_community"
+
+
+def test_a_flat_written_without_its_community_shares_the_street_room_key():
+    from resolver.compare import ADDRESS_KEY_PARTS
+
+    features = prepare_features(frame([
+        record("a", "1", "王丽", residence=parsed("东丽区华明街道光城南里社区10-5-101")),
+        record("b", "1", "王丽", residence=parsed("东丽区华明街道10栋5单元101室")),
+        record("c", "1", "王丽", residence=parsed("东丽区华明街道10栋5单元102室"))]))
+    street_room = features.address[:, 1, ADDRESS_KEY_PARTS.index("street_room")]
+    assert street_room[0] == street_room[1] != street_room[2] and (street_room >= 0).all()
+    room = features.address[:, 1, ADDRESS_KEY_PARTS.index("room")]
+    assert room[0] >= 0 and room[1] < 0      # no community written: no room key, the street_room key instead
+
+
+@pytest.mark.parametrize("text", SHAPED_ADDRESSES)
+def test_address_keys_alone_equal_bulk_keys(text):
+    from resolver.compare import features_of_one
+
+    rows = [record("a", str(i), "王丽", household=parsed(text), residence=parsed(other))
+            for i, other in enumerate(SHAPED_ADDRESSES)]
+    bulk = prepare_features(frame(rows))
+    for position, row in enumerate(frame(rows).to_dict("records")):
+        assert np.array_equal(features_of_one(row).address, bulk.address[[position]]), (text, position)

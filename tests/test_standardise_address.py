@@ -198,3 +198,89 @@ def test_addresses_in_one_building_share_its_part_strings():
     assert first["residence_room"] != second["residence_room"]
     for part in ("residence_building", "residence_unit"):
         assert first[part] is second[part], part
+
+
+# ---------------------------------------------------------------- names the dictionary does not know (issue 16 §1)
+
+def _dictionary_knows(name: str) -> bool:
+    divisions = load_divisions()
+    return any(name in community for d in divisions.districts() for s in divisions.streets(d.code)
+               for community in divisions.communities(s.code))
+
+
+@pytest.mark.parametrize("raw, community, building, unit, room", [
+    ("天津市东丽区华明街道光城南里社区10栋5单元101室", "光城南里社区", "10", "5", "101"),
+    ("东丽区华明街道光城南里10号楼5门101", "光城南里社区", "10", "5", "101"),
+    ("东丽区华明街道光城南里社区居委会10-5-101", "光城南里社区", "10", "5", "101"),
+    ("南开区万兴街道竹明新村社区6-5-1904", "竹明新村社区", "6", "5", "1904"),
+    ("南开区万兴街道竹明新村6-5-1904", "竹明新村社区", "6", "5", "1904"),
+    ("天津东丽区华明街道锦澜家园3栋2单元401室", "锦澜家园社区", "3", "2", "401"),
+])
+def test_a_community_or_estate_the_dictionary_lacks_is_read_from_its_shape(raw, community, building, unit, room):
+    assert not _dictionary_knows(community.removesuffix("社区"))
+    address = parse_address(raw)
+    assert parts(address, "community", "estate", "road", "building", "unit", "room") == (
+        community, None, None, building, unit, room)
+
+
+def test_a_village_the_dictionary_lacks_keeps_its_house_number():
+    assert not _dictionary_knows("杨家洼")
+    address = parse_address("天津市西青区王稳庄镇杨家洼村330号")
+    assert parts(address, "district_code", "street", "community", "number", "building") == (
+        "120111", "王稳庄镇", "杨家洼村", "330", None)
+    assert parse_address("西青区王稳庄镇杨家洼村委会330号").community == "杨家洼村"
+
+
+def test_the_estate_is_its_own_field_when_it_differs_from_the_community():
+    address = parse_address("天津市南开区华苑街道日华里社区碧华园3-2-401")
+    assert parts(address, "community", "estate", "building", "room") == ("日华里社区", "碧华园", "3", "401")
+
+
+def test_the_dictionary_spells_a_name_it_knows():
+    assert parse_address("天津市南开区华苑街道日华里3-2-401").community == "日华里社区"
+
+
+def test_a_longer_shaped_name_beats_a_dictionary_name_inside_it():
+    """日华里 is the dictionary short form of 日华里社区; 日华里花园社区 is another community."""
+    assert parse_address("天津市南开区华苑街道日华里社区3-2-401").community == "日华里社区"
+    assert parse_address("天津市南开区华苑街道日华里花园社区3-2-401").community == "日华里花园社区"
+
+
+def test_a_road_written_before_the_community_is_not_part_of_its_name():
+    assert parse_address("东丽区华明街道卫津路光城南里社区10-5-101").community == "光城南里社区"
+
+
+@pytest.mark.parametrize("raw", ["和平区南京路100号", "和平区南京路100号3门201", "天津市和平区五大道街道泰安道社区5号"])
+def test_roads_are_not_read_as_communities(raw):
+    address = parse_address(raw)
+    assert address.community in (None, "泰安道社区") and address.estate is None
+
+
+def test_a_street_written_as_its_road_like_short_form_before_a_name():
+    address = parse_address("天津市塘沽区杭州道芳景里社区24号楼2门1104")
+    assert parts(address, "district_code", "street", "community") == ("120116", "杭州道街道", "芳景里社区")
+    assert parts(parse_address("滨海新区杭州道5号"), "street", "road", "number") == (None, "杭州道", "5")
+
+
+def test_a_bare_name_before_the_building_is_the_community():
+    assert not _dictionary_knows("嘉明")
+    address = parse_address("天津市南开区鼓楼街道嘉明5号楼4门1403")
+    assert parts(address, "community", "building", "unit", "room") == ("嘉明社区", "5", "4", "1403")
+    assert parse_address("东丽区万新街道卫津道188号景汇23-4-402").community == "景汇社区"
+
+
+def test_a_dictionary_name_inside_a_longer_name_is_not_that_community():
+    assert _dictionary_knows("西沟村") and not _dictionary_knows("薛西沟")
+    assert parse_address("天津市津南区辛庄镇薛西沟村207号").community == "薛西沟村"
+    assert parse_address("静海区华康街道朗湖花园18-2-104").community == "朗湖花园社区"
+
+
+def test_a_street_name_before_a_dictionary_community_stays_the_street():
+    assert parts(parse_address("滨海新区太平大道口村279号"), "street", "community") == ("太平镇", "大道口村")
+    assert parse_address("滨海新区中新天津生态城和风社区5号").community == "和风社区"
+
+
+def test_a_community_named_after_a_road_is_read_before_a_flat_number():
+    address = parse_address("天津市河东区唐家口街道长征路21号楼2门604")
+    assert parts(address, "community", "road", "building", "room") == ("长征路社区", None, "21", "604")
+    assert parts(parse_address("天津市河东区唐家口街道长征路21号"), "community", "road") == (None, "长征路")

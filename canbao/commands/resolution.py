@@ -71,21 +71,21 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from resolver.evaluate import evaluate, format_evaluation
+    from resolver.evaluate import (
+        dispatch_scores, evaluate, format_dispatch, format_evaluation, format_payment_flags, payment_flag_accuracy,
+    )
 
     export, truth = Path(args.export), Path(args.truth)
-    evaluation = evaluate(
+    frames = (
         pd.read_csv(export / "links.csv", dtype=str),
         pd.read_csv(export / "persons.csv", dtype=str),
         pd.read_csv(truth / "records.csv", dtype=str),
         pd.read_csv(truth / "persons.csv", dtype=str),
     )
-    print(format_evaluation(evaluation))
-    from resolver.evaluate import format_payment_flags, payment_flag_accuracy
-
-    print(format_payment_flags(payment_flag_accuracy(
-        pd.read_csv(export / "links.csv", dtype=str), pd.read_csv(export / "persons.csv", dtype=str),
-        pd.read_csv(truth / "records.csv", dtype=str), pd.read_csv(truth / "persons.csv", dtype=str))))
+    print(format_evaluation(evaluate(*frames)))
+    print(format_payment_flags(payment_flag_accuracy(*frames)))
+    if {"district_code", "street", "community"} <= set(frames[1].columns) & set(frames[3].columns):
+        print(format_dispatch(dispatch_scores(*frames)))
     return 0
 
 

@@ -32,6 +32,7 @@ class Address:
     legacy_district: str | None = None
     street: str | None = None
     community: str | None = None
+    estate: str | None = None
     road: str | None = None
     number: str | None = None
     building: str | None = None
@@ -71,6 +72,24 @@ _BUILDING_UNIT_ROOM = re.compile(
     r"(?:(?P<room>\d+)(?P<room_mark>室|号)?)?"
 )
 _DIGIT = re.compile(r"\d")
+
+# Communities, villages and estates recognised by the shape of their name (issue 16 §1): the dictionary's
+# community list is older than its towns, so a name it lacks is read from its suffix, after the street.
+_NAME_CHARACTER = r"(?:(?!社区|[号楼栋幢门室])[\u4e00-\u9fff])"
+# …社区, …居委会, …村委会, …村 (not 村民/村委 inside a longer word, nor a 村 that starts 村镇/村街道).
+_SHAPED_COMMUNITY = re.compile(
+    rf"(?P<stem>{_NAME_CHARACTER}{{2,15}}?)(?P<suffix>社区居委会|社区|居委会|村委会|村(?![委民社镇乡街]))")
+# Estates (…里, …苑, …园, …花园, …家园, …新村, …小区 …) only right before a building or house number.
+_ESTATE_SUFFIXES = ("花园", "家园", "小区", "新村", "公寓", "新城", "雅居", "里", "苑", "园")
+_SHAPED_ESTATE = re.compile(
+    rf"(?P<estate>{_NAME_CHARACTER}{{1,12}}?(?:{'|'.join(_ESTATE_SUFFIXES)}))(?=\d)")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_FLAT_AHEAD = re.compile(r"\d+(?:-\d+-\d+|号楼|栋|幢|座)")
+# A bare name right after the street or a road number and right before a flat's numbers (3-2-401, 3号楼, 3栋).
+_BARE_PLACE = re.compile(
+    rf"(?:^|(?<=[\u4e00-\u9fff]))(?P<name>{_NAME_CHARACTER}{{2,8}})(?=\d+(?:-\d+-\d+|号楼|栋|幢|座))")
+# A stem that still holds a road, street or town before the name (卫津路日华里, 万兴街道竹明新村) is cut after it.
+_LEADING_PLACE = re.compile(r"^.*?(?:大街|大道|胡同|街道|路|道|街|巷|镇|乡|区|县|市)(?=..)")
 _CHINESE_NUMERAL = re.compile(r"[一二三四五六七八九十]{1,3}(?=号楼|栋|幢|座|号?门|单元|室)")
 _DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")}
 
@@ -140,11 +159,18 @@ class _Gazetteer:
         self.elsewhere = _Names(elsewhere, {n for n, is_short in elsewhere.items() if is_short}, ROAD_SUFFIXES)
 
         self.streets: dict[str, _FullThenShort] = {}
+        # 杭州道街道 written 杭州道, 集贤里街道 written 集贤里: a street only when a name, not a number, follows.
+        self.road_like_streets: dict[str, _Names] = {}
+        # Names of the district's streets (full and short) and zones: what may stand before a community's name.
+        self.place_names: dict[str, frozenset[str]] = {}
         self.communities: dict[str, _FullThenShort] = {}
+        # 长征路社区 written 长征路: the community only right before a flat's numbers (长征路21号楼2门604).
+        self.road_like_communities: dict[str, _Names] = {}
         unique_street: dict[str, tuple[str, str] | None] = {}
         for district in divisions.districts():
             street_full: dict[str, object] = {}
             street_short: dict[str, object] = {}
+            road_like: dict[str, object] = {}
             community_full: dict[str, tuple[str, str | None] | None] = {}
             community_short: dict[str, tuple[str, str | None] | None] = {}
             for street in divisions.streets(district.code):
@@ -156,12 +182,21 @@ class _Gazetteer:
                 # 富民路街道 has no usable short form: 富民路 is the road.
                 if not street.short_name.endswith(ROAD_SUFFIXES) and street.short_name != street.name:
                     street_short.setdefault(street.short_name, (street.name, street.code))
+                elif street.short_name != street.name:
+                    road_like.setdefault(street.short_name, (street.name, street.code))
                 for community in divisions.communities(street.code):
                     self._add_community(community_full, community_short, community, street.name)
             for communities in divisions.zone_communities(district.code).values():
                 for community in communities:
                     self._add_community(community_full, community_short, community, None)
             self.streets[district.code] = _FullThenShort(street_full, street_short)
+            self.road_like_streets[district.code] = _Names(road_like, set(), ())
+            self.place_names[district.code] = frozenset(
+                {*street_full, *street_short, *road_like, *divisions.zone_communities(district.code)})
+            self.road_like_communities[district.code] = _Names(
+                {community_stem(n): hit for n, hit in community_full.items()
+                 if hit is not None and community_stem(n).endswith(_ROADLIKE_ENDINGS) and len(community_stem(n)) > 2},
+                set(), ())
             self.communities[district.code] = _FullThenShort(
                 {n: hit for n, hit in community_full.items() if hit is not None},
                 {n: hit for n, hit in community_short.items() if hit is not None})
@@ -313,8 +348,8 @@ def address_row(raw: str | None) -> tuple:
         return _row(raw, True if tianjin_prefix else None, tail=_parse_tail(text, position))
 
     code, legacy, position = district
-    street = community = None
-    found_street = gazetteer.streets[code].search(text, position)
+    street = community = estate = None
+    found_street = gazetteer.streets[code].search(text, position) or _road_like_street(text, position, code, gazetteer)
     community_from = position
     if found_street:
         (street, _), community_from, position = found_street
@@ -322,19 +357,103 @@ def address_row(raw: str | None) -> tuple:
     # A community may start inside the street's name (华苑 → 华苑新城) but must reach past it.
     if found_community and found_community[2] <= position:
         found_community = gazetteer.communities[code].search(text, position)
-    if found_community:
+    # The dictionary confirms and spells a name; a name of community shape around a dictionary name
+    # (日华里花园社区 around 日华里, 薛西沟村 around 西沟村) is a community the dictionary does not know.
+    shaped = shaped_community(text, position) or _bare_place(text, position) or _estate_place(text, position)
+    if shaped and (found_community is None or (_encloses(shaped[1:], found_community[1:]) and text[
+            shaped[1]:found_community[1]] not in gazetteer.place_names[code])):
+        community, position = shaped[0], shaped[2]
+    elif found_community:
         (community, community_street), _, position = found_community
         street = street or community_street
-    return _row(raw, True, code, legacy, street, community, _parse_tail(text, position))
+    if community is None:
+        road_named = gazetteer.road_like_communities[code].search(text, position)
+        if road_named and _FLAT_AHEAD.match(text, road_named[2]):
+            (community, community_street), _, position = road_named
+            street = street or community_street
+    found_estate = _SHAPED_ESTATE.search(text, position)
+    if found_estate:
+        name = _trim_leading_place(found_estate.group("estate"))
+        if community is None:
+            community = name.removesuffix("小区") + "社区"
+        elif community_stem(community) != name:
+            estate = name
+        position = found_estate.end()
+    return _row(raw, True, code, legacy, street, community, _parse_tail(text, position), estate)
+
+
+def _encloses(outer: tuple[int, int], inner: tuple[int, int]) -> bool:
+    """Whether the span ``outer`` ends after ``inner``, or ends with it and starts before it."""
+    return outer[1] > inner[1] or (outer[1] == inner[1] and outer[0] < inner[0])
+
+
+def _road_like_street(text: str, start: int, district_code: str,
+                      gazetteer: _Gazetteer) -> tuple[object, int, int] | None:
+    """A street whose short form is a road name (杭州道 for 杭州道街道), right after the district and followed by
+    a name (杭州道芳景里社区), not by a number (杭州道5号 is the road)."""
+    hit = gazetteer.road_like_streets[district_code].at(text, start)
+    if hit is None or hit[1] >= len(text) or not _CJK.match(text, hit[1]) or text.startswith("号", hit[1]):
+        return None
+    return hit[0], start, hit[1]
+
+
+def _estate_place(text: str, start: int) -> tuple[str, int, int] | None:
+    """An estate written without its community (光城南里10栋, 锦澜家园3号楼): the community named after it."""
+    found = _SHAPED_ESTATE.search(text, start)
+    if found is None:
+        return None
+    name = _trim_leading_place(found.group("estate"))
+    return name.removesuffix("小区") + "社区", found.end() - len(name), found.end()
+
+
+def _bare_place(text: str, start: int) -> tuple[str, int, int] | None:
+    """A name with no suffix right before the building (华明街道光城5号楼, 卫津道188号景汇23-4-402): the community
+    or estate a flat is in, as …社区; not a road (南京路3号楼)."""
+    found = _BARE_PLACE.search(text, start)
+    if found is None:
+        return None
+    name = _trim_leading_place(found.group("name"))
+    if len(name) < 2 or name.endswith(_ROADLIKE_ENDINGS + _ESTATE_SUFFIXES + ("村", "社区")):
+        return None
+    return name + "社区", found.end("name") - len(name), found.end("name")
+
+
+def _trim_leading_place(stem: str) -> str:
+    """The name without a road, street or town written before it (卫津路日华里 → 日华里, 泰安道 stays)."""
+    cut = _LEADING_PLACE.match(stem)
+    return stem[cut.end():] if cut and cut.end() >= 2 else stem
+
+
+def community_stem(name: str) -> str:
+    """A community name without its 社区/居委会 suffix: 日华里社区, 日华里 and 日华里居委会 name one community."""
+    for suffix in ("社区居委会", "居委会", "社区"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def shaped_community(text: str, start: int) -> tuple[str, int, int] | None:
+    """(name, start, end) of the first 社区/居委会/村委会/村-suffixed name at or after start, spelled the
+    dictionary's way (…社区 or …村; an estate's …新村 is a …新村社区), else None."""
+    if not any(text.find(suffix, start) >= 0 for suffix in ("社区", "村", "居委会")):
+        return None   # most addresses name no community: skip the regex's scan
+    found = _SHAPED_COMMUNITY.search(text, start)
+    if found is None:
+        return None
+    stem = _trim_leading_place(found.group("stem"))
+    village = found.group("suffix") in ("村", "村委会") and not stem.endswith("新")
+    name = stem + ("村" if village else "村社区" if found.group("suffix") in ("村", "村委会") else "社区")
+    return name, found.end() - len(found.group(0)) + len(found.group("stem")) - len(stem), found.end()
 
 
 def _row(raw: str | None, in_tianjin: bool | None, district_code: str | None = None, legacy_district: str | None = None,
-         street: str | None = None, community: str | None = None, tail: dict[str, str | None] | None = None) -> tuple:
+         street: str | None = None, community: str | None = None, tail: dict[str, str | None] | None = None,
+         estate: str | None = None) -> tuple:
     """The ADDRESS_PARTS tuple; ``tail`` holds what _parse_tail found (road, number, building, unit, room)."""
     tail = tail or {}
     # The parts are interned: a city has millions of distinct addresses but a few thousand communities and a
     # few hundred building, room and door numbers; one string each instead of one per address (~170 MB at 1M).
-    parts = (street, community, *(tail.get(part) for part in ("road", "number", "building", "unit", "room")))
+    parts = (street, community, estate, *(tail.get(part) for part in ("road", "number", "building", "unit", "room")))
     return (raw, in_tianjin, district_code, legacy_district, *(None if p is None else sys.intern(p) for p in parts))
 
 

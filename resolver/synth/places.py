@@ -67,6 +67,17 @@ ELSEWHERE_PROVINCES: dict[str, float] = {
 UYGHUR_PROVINCE = "65"
 
 _TOWN_SYLLABLES = tuple("王李张刘陈杨赵孙马周吴郑高于石田东西南北前后大小新")
+
+# Communities named after the dictionary was compiled (issue 16 §1): built in the style of Tianjin's
+# own names — estates 光城南里社区, 锦澜家园社区, new 社区 names, villages 杨家堡村 — never a dictionary name.
+_ESTATE_CHARACTERS = tuple("光城竹明锦绣嘉禾瑞景康泰祥馨雅欣悦翠柳桂兰梅榕枫秀丽晴朗润泽汇宏盛福怡颐畅澜湖溪星晨曦芳蕙琪佳")
+_ESTATE_SUFFIXES = ("里", "苑", "园", "花园", "家园", "新村", "雅居")
+_ESTATE_SUFFIX_WEIGHTS = (0.3, 0.15, 0.15, 0.12, 0.12, 0.1, 0.06)
+_DIRECTIONS = ("东", "西", "南", "北", "中")
+_VILLAGE_STEMS = tuple("杨李王张刘赵孙马周吴郑高石田韩冯董曹袁邢侯崔蔡贾魏薛阎岳")
+_VILLAGE_MIDDLES = tuple("家大小前后东西南北新上下")
+_VILLAGE_ENDINGS = ("庄", "堡", "屯", "营", "坨", "店", "口", "台", "沟", "寨", "洼", "务")
+_NAME_ATTEMPTS = 10_000
 _VILLAGE_SUFFIXES = ("庄", "家", "各庄", "家营", "屯", "店")
 
 
@@ -155,6 +166,24 @@ class TianjinPlaces:
             dtype=object,
         ).reshape(len(self.street_names), 4)
 
+    def rename_communities(self, share: float, rng: np.random.Generator) -> None:
+        """Give ``share`` of the communities and villages a name the division dictionary does not hold.
+
+        Communities are created, merged and renamed every year and the dictionary's list is older than
+        its towns, so a realistic city has communities only the shape of their name identifies.
+        """
+        if share <= 0:
+            return
+        taken = _dictionary_names(self.divisions)
+        for code in self.district_codes:
+            streets, communities, p = self._slots[code]
+            named = np.flatnonzero(communities != "")
+            chosen = named[rng.random(len(named)) < share]
+            renamed = communities.copy()
+            for slot in chosen:
+                renamed[slot] = _new_community_name(communities[slot].endswith("村"), taken, rng)
+            self._slots[code] = (streets, renamed, p)
+
     def sample_districts(self, count: int, rng: np.random.Generator) -> np.ndarray:
         """District codes by population share."""
         return self.district_codes[rng.choice(len(self.district_codes), size=count, p=self.district_p)]
@@ -198,6 +227,41 @@ class TianjinPlaces:
         for name, older in _BINHAI_LEGACY_CODES.items():
             codes = np.where((districts == _BINHAI) & (legacy == name) & (issue_years < 2009), int(older), codes)
         return codes
+
+
+def _dictionary_names(divisions: Divisions) -> set[str]:
+    """Every community name of the dictionary and its stem without 社区/村 (a new name must be neither)."""
+    names: set[str] = set()
+    for district in divisions.districts():
+        for street in divisions.streets(district.code):
+            for name in divisions.communities(street.code):
+                names.update((name, name.removesuffix("社区").removesuffix("村")))
+        for zone in divisions.zone_communities(district.code).values():
+            for name in zone:
+                names.update((name, name.removesuffix("社区").removesuffix("村")))
+    return names
+
+
+def _new_community_name(village: bool, taken: set[str], rng: np.random.Generator) -> str:
+    """A village (杨家堡村) or community (光城南里社区, 锦澜家园社区, 瑞祥社区) name not in ``taken``; adds it there."""
+    for _ in range(_NAME_ATTEMPTS):
+        if village:
+            stem = (_VILLAGE_STEMS[int(rng.integers(len(_VILLAGE_STEMS)))]
+                    + _VILLAGE_MIDDLES[int(rng.integers(len(_VILLAGE_MIDDLES)))]
+                    + _VILLAGE_ENDINGS[int(rng.integers(len(_VILLAGE_ENDINGS)))])
+            name = stem + "村"
+        else:
+            stem = "".join(_ESTATE_CHARACTERS[int(i)] for i in rng.integers(len(_ESTATE_CHARACTERS), size=2))
+            if rng.random() < 0.8:
+                if rng.random() < 0.3:
+                    stem += _DIRECTIONS[int(rng.integers(len(_DIRECTIONS)))]
+                stem += _ESTATE_SUFFIXES[int(rng.choice(len(_ESTATE_SUFFIXES), p=_ESTATE_SUFFIX_WEIGHTS))]
+            name = stem + "社区"
+        if stem not in taken and name not in taken:
+            taken.update((stem, name))
+            return name
+    raise ValueError(f"new_community_names: 无法再生成新的{'村' if village else '社区'}名称 (ran out of new names) — "
+                     "lower population.new_community_names")
 
 
 def _legacy_name(district, street_name: str) -> str:

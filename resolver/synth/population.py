@@ -283,6 +283,7 @@ def build_population(
 ) -> Population:
     """A city of ``count`` persons in households, with the hard cases of the rates planted."""
     places = TianjinPlaces(divisions, rates.population.district_shares)
+    places.rename_communities(rates.population.new_community_names, rng)
     minimum = rates.hard_cases.minimum_each
     hh_group, hh_size = _households(count, rates, rng)
     m = _members(hh_group, hh_size, rng)

@@ -49,6 +49,7 @@ class PopulationRates(_Strict):
     hukou_types: dict[str, Weight]
     ethnicities: dict[str, Weight]
     rare_character_names: Share
+    new_community_names: Share
 
     _groups = field_validator("groups")(_weights(GROUPS))
     _sizes = field_validator("household_sizes")(_weights(("1", "2", "3", "4", "5")))
