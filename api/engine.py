@@ -85,11 +85,17 @@ class OpenPair:
         return self.status_l != self.status_r
 
     @property
+    def brings_death(self) -> bool:
+        """A match would make a living person DECEASED (a funeral record without an ID number, art. 9)."""
+        return self.changes_status and "DECEASED" in (self.status_l, self.status_r)
+
+    @property
     def impact(self) -> int:
-        """2: a merge would change a survey target's status (the work list changes); 1: another status; 0: none."""
+        """2: a merge would change a survey target's status or bring a death (the work list changes);
+        1: another status; 0: none."""
         if not self.changes_status:
             return 0
-        return 2 if "UNENROLLED" in (self.status_l, self.status_r) else 1
+        return 2 if "UNENROLLED" in (self.status_l, self.status_r) or self.brings_death else 1
 
 
 class Engine:
@@ -279,7 +285,8 @@ class Engine:
                     continue   # already one person (a steward merged them since the run)
                 status_l, status_r = self.status_of([left, right])
                 pairs.append(OpenPair(item, left, right, status_l, status_r))
-            pairs.sort(key=lambda p: (-p.impact, abs(p.item.match_probability - 0.5)))
+            # Deaths first among the highest impact: a survey team must not visit the dead.
+            pairs.sort(key=lambda p: (-p.impact, not p.brings_death, abs(p.item.match_probability - 0.5)))
             self._queue_cache = (key, time.time(), pairs)
             return pairs
 
