@@ -117,9 +117,10 @@ def _hard_cases(joined: pd.DataFrame, persons: pd.DataFrame, truth_persons: pd.D
     flagged = members["person_id"].map(flags).fillna("").str.split("|").map(lambda f: CONFLICT_FLAG in f)
     out: dict[str, int] = {}
     if "hard_case" in truth:
-        twin = members["person_id_true"].map(truth["hard_case"].fillna("").str.contains("twin"))
-        twins_per_cluster = members[twin.fillna(False).to_numpy()].groupby("person_id").size()
-        out["twin_clusters_merged"] = int((twins_per_cluster > 1).sum())
+        for tag, key in (("twin", "twin_clusters_merged"), ("common_name_birthday", "namesake_clusters_merged")):
+            tagged = members["person_id_true"].map(truth["hard_case"].fillna("").str.contains(tag))
+            per_cluster = members[tagged.fillna(False).to_numpy(dtype=bool)].groupby("person_id").size()
+            out[key] = int((per_cluster > 1).sum())
     if "id_number" in truth:
         has_id = members["person_id_true"].map(truth["id_number"].fillna("").str.len() > 0).fillna(False)
         with_id = members[has_id.to_numpy() & ~flagged.to_numpy()].groupby("person_id").size()

@@ -28,7 +28,7 @@ from resolver.blocking import (
     typo_variants,
 )
 from resolver.cluster import assign_person_ids, cluster_nodes, text_rank
-from resolver.compare import MATCH_COLUMNS, NULL, Features, compare_levels, compare_pairs, features_of_one, prepare_features
+from resolver.compare import ADDRESS_LEVEL_PARTS, MATCH_COLUMNS, NULL, Features, compare_levels, compare_pairs, features_of_one, prepare_features
 from resolver.explain import explanation_json
 from resolver.matching_config import NEIGHBOURHOOD_FIELD, SAME_ID_BLOCK, BlockingRule, MatchingConfig
 from resolver.scoring import (
@@ -195,6 +195,49 @@ def without_borrowed_numbers(features: Features) -> tuple[Features, np.ndarray]:
     birth[rows[from_number]] = 0
     gender[rows[gender[rows] == np.where(digits[:, 16] % 2 == 1, 1, 2)]] = 0
     return replace(features, trusted=trusted, id_code=id_code, id_has18=id_has18, birth=birth, gender=gender), borrowed
+
+
+def borrowed_household_pairs(coded: Features, borrowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(borrowed record, record) pairs where the second bears the borrowed record's name (folded pinyin) and
+    lives in the same room as the number's owner: the member of the owner's household whose card it was not.
+
+    `coded` are the features before the borrowed numbers were dropped (they still hold them).
+    """
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    rows = np.flatnonzero(borrowed)
+    if len(rows) == 0:
+        return empty
+    room = ADDRESS_LEVEL_PARTS.index("room")
+    owners = np.flatnonzero(coded.trusted & ~borrowed & np.isin(coded.id_code, coded.id_code[rows]))
+    owner_rooms = pd.DataFrame({"number": np.repeat(coded.id_code[owners], 2),
+                                "room": coded.address[owners, :, room].ravel()})
+    owner_rooms = owner_rooms[owner_rooms["room"] >= 0].drop_duplicates()
+    wanted = pd.DataFrame({"l": rows, "number": coded.id_code[rows], "name": coded.folded_pinyin_code[rows]})
+    wanted = wanted[wanted["name"] >= 0].merge(owner_rooms, on="number")
+    if wanted.empty:
+        return empty
+    at = np.flatnonzero((np.isin(coded.address[:, :, room], wanted["room"].to_numpy())).any(axis=1))
+    residents = pd.DataFrame({"r": np.repeat(at, 2), "room": coded.address[at, :, room].ravel(),
+                              "name": np.repeat(coded.folded_pinyin_code[at], 2)})
+    found = wanted.merge(residents, on=["room", "name"])
+    found = found[(found["l"] != found["r"]) & ~borrowed[found["r"].to_numpy()]
+                  & (coded.id_code[found["r"].to_numpy()] != found["number"].to_numpy())]
+    found = found[["l", "r"]].drop_duplicates()
+    return found["l"].to_numpy(np.int64), found["r"].to_numpy(np.int64)
+
+
+def _household_scored(coded: Features, features: Features, borrowed: np.ndarray, model: FSModel,
+                      config: MatchingConfig, only_with: np.ndarray | None = None) -> pd.DataFrame:
+    """Scored pairs of borrowed_household_pairs; the address counts as the owner's room (where the card's holder
+    and the record's bearer live), as the borrowed record often carries no address of its own."""
+    left, right = borrowed_household_pairs(coded, borrowed)
+    if only_with is not None:
+        touching = only_with[left] | only_with[right]
+        left, right = left[touching], right[touching]
+    levels = compare_pairs(features, left, right, config)
+    if "address" in levels:
+        levels["address"] = np.zeros(len(levels), dtype=levels["address"].dtype)   # same_room
+    return _score(features, left, right, levels, model)
 
 
 def trusted_id_numbers(records: pd.DataFrame, trusted: np.ndarray) -> np.ndarray:
@@ -546,7 +589,8 @@ def resolve(
     """
     stages = _Stages(progress)
     records = _check_records(records)
-    features, borrowed = without_borrowed_numbers(prepare_features(records))
+    coded = prepare_features(records)
+    features, borrowed = without_borrowed_numbers(coded)
     node, terminal = node_index(features)
     trusted = features.trusted
     stages.done("features", records=len(records), trusted_id_records=int(trusted.sum()),
@@ -561,6 +605,8 @@ def resolve(
         stages.done("training", **{f"em_iterations_{b}": int(info.get("iterations", 0))
                                    for b, info in model.training["blocks"].items()})
     scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model), trusted)
+    scored = pd.concat([scored, _household_scored(coded, features, borrowed, model, config)], ignore_index=True)
+    del coded
     edges = scored[scored["match_probability"] >= config.thresholds.review].reset_index(drop=True)
     scored_pairs = len(scored)
     # The candidate pairs, their levels and the coded columns (GiBs for a city) are not needed past scoring:
@@ -610,7 +656,8 @@ def resolve_incremental(
     known = new_records["record_key"].isin(state.records["record_key"])
     union = pd.concat([state.records, match_columns(new_records[~known])], ignore_index=True)
     is_new = np.r_[np.zeros(len(state.records), bool), np.ones(int((~known).sum()), bool)]
-    features, borrowed = without_borrowed_numbers(prepare_features(union))
+    coded = prepare_features(union)
+    features, borrowed = without_borrowed_numbers(coded)
     trusted = features.trusted
     stages.done("features", records=len(union), new_records=int(is_new.sum()), already_known=int(known.sum()))
     candidates = candidate_pairs(features, config, only_with=is_new)
@@ -619,6 +666,9 @@ def resolve_incremental(
     model = state.model
     levels = compare_pairs(features, candidates.left, candidates.right, config)
     scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model), trusted)
+    scored = pd.concat([scored, _household_scored(coded, features, borrowed, model, config, is_new)],
+                       ignore_index=True)
+    del coded
     new_edges = scored[scored["match_probability"] >= config.thresholds.review]
     position = pd.Series(np.arange(len(union)), index=union["record_key"].to_numpy())
     edges = pd.concat([_edges_by_position(state.edges, position), new_edges], ignore_index=True)
@@ -708,7 +758,8 @@ def build_match_index(state: ResolverState, config: MatchingConfig) -> MatchInde
     features, _ = without_borrowed_numbers(prepare_features(records))
     keys = {}
     for rule in config.blocking.rules:
-        if rule.fields != (NEIGHBOURHOOD_FIELD,):
+        # A between-numbers rule keys like an ordinary one (the query meets those records there): not indexed twice.
+        if rule.fields != (NEIGHBOURHOOD_FIELD,) and not rule.between_id_numbers:
             positions, hashes = rule_keys(features, rule)
             keys[rule.name] = _sorted(hashes, positions)
     positions, bodies = id_bodies(features)
@@ -734,6 +785,8 @@ def _lookup(index: MatchIndex, query: Features, config: MatchingConfig) -> np.nd
                 # Every body one typo away, looked up directly (compare.id_edit_kind grades them).
                 number = query.id_digits[0].tobytes().decode("ascii")
                 found += _in_sorted(*index.bodies, typo_variants(number), cap)
+            continue
+        if rule.between_id_numbers:
             continue
         keys = np.array(sorted(rule_keys_one(query, rule)), dtype=np.uint64)
         found += _in_sorted(*index.keys[rule.name], keys, cap)

@@ -60,6 +60,14 @@ def export_and_truth():
 def test_merged_twins_are_counted():
     result = evaluate(*export_and_truth())
     assert result.hard_cases["twin_clusters_merged"] == 1
+    assert result.hard_cases["namesake_clusters_merged"] == 0
+
+
+def test_merged_namesakes_are_counted():
+    links, persons, truth_records, truth_persons = export_and_truth()
+    truth_persons["hard_case"] = ["", "common_name_birthday", "common_name_birthday", ""]
+    result = evaluate(links, persons, truth_records, truth_persons)
+    assert result.hard_cases["namesake_clusters_merged"] == 1 and result.hard_cases["twin_clusters_merged"] == 0
     assert result.hard_cases["unflagged_clusters_with_two_id_holders"] == 1
 
 

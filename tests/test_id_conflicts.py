@@ -188,3 +188,19 @@ def test_a_pair_that_brings_a_death_is_reviewed_first():
     queue = sorted([other, target, death], key=lambda p: (-p.impact, not p.brings_death,
                                                            abs(p.item.match_probability - 0.5)))
     assert queue == [death, target, other]
+
+
+def test_a_borrowed_number_finds_the_member_of_its_owners_household_bearing_the_name():
+    # 李娜's tax record carries her mother 王丽's number and nothing else; both live at 日华里3-2-401.
+    home = parsed("天津市南开区华苑街道日华里3-2-401")
+    na = resident_id("120104", "2008-09-09", "262")
+    records = [record("police_resident", "M1", "王丽", WANG_LI, household=home),
+               record("si_enrolment", "M2", "王丽", WANG_LI),
+               record("police_resident", "D1", "李娜", na, household=home),
+               record("police_resident", "X1", "李娜", resident_id("120105", "1990-01-01", "222"),
+                      household=parsed("天津市河北区王串场街道民权门5-1-101")),
+               record("tax_iit", "D2", "李娜", WANG_LI)]
+    result = resolve(frame(records), CONFIG, model=MODEL)
+    person = persons_of(result.links)
+    assert person["tax_iit:D2"] == person["police_resident:D1"]          # the daughter, at her mother's home
+    assert person["tax_iit:D2"] not in (person["police_resident:M1"], person["police_resident:X1"])
