@@ -204,3 +204,20 @@ def test_a_borrowed_number_finds_the_member_of_its_owners_household_bearing_the_
     person = persons_of(result.links)
     assert person["tax_iit:D2"] == person["police_resident:D1"]          # the daughter, at her mother's home
     assert person["tax_iit:D2"] not in (person["police_resident:M1"], person["police_resident:X1"])
+
+
+def test_a_between_numbers_rule_on_the_id_number_is_refused_with_its_key(tmp_path):
+    import pytest
+    import yaml
+
+    from resolver.matching_config import DEFAULT_PATH, MatchingConfigError
+
+    data = yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8"))
+    at = next(i for i, r in enumerate(data["blocking"]["rules"]) if r.get("between_id_numbers"))
+    data["blocking"]["rules"][at]["fields"] = ["id_number"]
+    data["id_conflicts"]["rare_name_share"] = 2
+    path = tmp_path / "matching.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(MatchingConfigError, match=rf"blocking\.rules\.{at}.*between_id_numbers") as caught:
+        load_matching_config(path)
+    assert "rare_name_share" in str(caught.value)
