@@ -243,7 +243,8 @@ def _cross_pairs(positions: np.ndarray, cell: np.ndarray, a: np.ndarray, b: np.n
 
 def between_numbers_pairs(features: Features, rule: BlockingRule, max_block_size: int
                           ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Record pairs holding two different trusted ID numbers whose records share a key of `rule`.
+    """Record pairs holding two different trusted ID numbers that share area code and birth date, and
+    whose records share a key of `rule`.
 
     One representative per (key, number) is grouped by key, so a person's many records under one
     number never pair among themselves; each pair of numbers is expanded to all their records
@@ -259,6 +260,11 @@ def between_numbers_pairs(features: Features, rule: BlockingRule, max_block_size
     cell = cell.ravel()
     everyone = np.ones(len(first), dtype=bool)
     a, b, too_big = pairs_within_groups(np.arange(len(first)), keys[first], everyone, max_block_size)
+    # Only numbers sharing area code and birth date (the first 14 digits) can be one number keyed wrong.
+    rep_a, rep_b = positions[first[a]], positions[first[b]]
+    both18 = features.id_has18[rep_a] & features.id_has18[rep_b]
+    keep = both18 & (features.id_digits[rep_a, :14] == features.id_digits[rep_b, :14]).all(axis=1)
+    a, b = a[keep], b[keep]
     if len(a) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), too_big
     left, right = _cross_pairs(positions, cell, a, b)

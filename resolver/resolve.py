@@ -237,7 +237,7 @@ def _household_scored(coded: Features, features: Features, borrowed: np.ndarray,
     levels = compare_pairs(features, left, right, config)
     if "address" in levels:
         levels["address"] = np.zeros(len(levels), dtype=levels["address"].dtype)   # same_room
-    return _score(features, left, right, levels, model)
+    return _score(features, left, right, levels, model, config)
 
 
 def trusted_id_numbers(records: pd.DataFrame, trusted: np.ndarray) -> np.ndarray:
@@ -268,7 +268,7 @@ def two_numbers_one_birth(features: Features, left: np.ndarray, right: np.ndarra
 
 
 def _score(features: Features, left: np.ndarray, right: np.ndarray, levels: pd.DataFrame,
-           model: FSModel) -> pd.DataFrame:
+           model: FSModel, config: MatchingConfig) -> pd.DataFrame:
     """Levels, name frequency, weight and probability per pair.
 
     A pair of two valid numbers sharing area code and birth date is scored without the number (its
@@ -284,6 +284,10 @@ def _score(features: Features, left: np.ndarray, right: np.ndarray, levels: pd.D
     scored.insert(0, "l", left)
     scored.insert(1, "r", right)
     scored["two_numbers"] = two_numbers
+    # Rare name: few *other* people bear it. The two numbers in question count as two bearers in the
+    # name table (one per ID number), which in a small extract makes every name look common.
+    own = 2.0 / model.training.get("name_persons", 0) if model.training.get("name_persons") else 0.0
+    scored["rare_name"] = two_numbers & (name_frequency - own <= config.id_conflicts.rare_name_share)
     return scored
 
 
@@ -373,7 +377,8 @@ def _two_number_gate(edges: pd.DataFrame, config: MatchingConfig) -> tuple[np.nd
 
     agreeing = edges["two_numbers"].fillna(False).to_numpy(dtype=bool) & np.isin(level("name"), (0, 1)) & \
         (level("gender") == 0)
-    rare = edges["name_frequency"].to_numpy() <= config.id_conflicts.rare_name_share
+    rare = edges["rare_name"].fillna(False).to_numpy(dtype=bool) if "rare_name" in edges else \
+        edges["name_frequency"].to_numpy() <= config.id_conflicts.rare_name_share
     shared = np.isin(level("address"), (0, 1)) | (level("phone") == 0) | (level("employer") == 0)
     return agreeing, rare | shared
 
@@ -604,7 +609,7 @@ def resolve(
         model = _train(features, node, config)
         stages.done("training", **{f"em_iterations_{b}": int(info.get("iterations", 0))
                                    for b, info in model.training["blocks"].items()})
-    scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model), trusted)
+    scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model, config), trusted)
     scored = pd.concat([scored, _household_scored(coded, features, borrowed, model, config)], ignore_index=True)
     del coded
     edges = scored[scored["match_probability"] >= config.thresholds.review].reset_index(drop=True)
@@ -665,7 +670,7 @@ def resolve_incremental(
                 **{f"pairs_{name}": n for name, n in candidates.pairs_per_rule.items()})
     model = state.model
     levels = compare_pairs(features, candidates.left, candidates.right, config)
-    scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model), trusted)
+    scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model, config), trusted)
     scored = pd.concat([scored, _household_scored(coded, features, borrowed, model, config, is_new)],
                        ignore_index=True)
     del coded

@@ -221,3 +221,13 @@ def test_a_between_numbers_rule_on_the_id_number_is_refused_with_its_key(tmp_pat
     with pytest.raises(MatchingConfigError, match=rf"blocking\.rules\.{at}.*between_id_numbers") as caught:
         load_matching_config(path)
     assert "rare_name_share" in str(caught.value)
+
+
+def test_namesakes_born_the_same_day_in_two_areas_are_not_compared_between_their_numbers():
+    # Same name and birth date, numbers from 静海 and 河北: not one number keyed wrong, never a candidate.
+    records = [record("police_resident", "Z1", "孙桂兰", SUN),
+               record("police_permit", "Z2", "孙桂兰", resident_id("120105", "1958-04-16", "362"))]
+    pairs = candidate_pairs(prepare_features(frame(records)), CONFIG)
+    assert len(pairs) == 0
+    result = resolve(frame(records), CONFIG, model=MODEL)
+    assert result.conflicts.empty and result.review_pairs.empty
