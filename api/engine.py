@@ -98,6 +98,11 @@ class OpenPair:
         return 2 if "UNENROLLED" in (self.status_l, self.status_r) or self.brings_death else 1
 
 
+def _two_numbers_kept(item: ReviewItem) -> bool:
+    """A pair of two different ID numbers kept as one person (one likely keyed wrong): reviewed while one person."""
+    return bool(item.id_number_l and item.id_number_r and item.id_number_l != item.id_number_r)
+
+
 class Engine:
     """One store, opened for the API."""
 
@@ -281,7 +286,7 @@ class Engine:
             pairs = []
             for item in items:
                 left, right = persons.get(item.record_key_l), persons.get(item.record_key_r)
-                if left is not None and left == right:
+                if left is not None and left == right and not _two_numbers_kept(item):
                     continue   # already one person (a steward merged them since the run)
                 status_l, status_r = self.status_of([left, right])
                 pairs.append(OpenPair(item, left, right, status_l, status_r))

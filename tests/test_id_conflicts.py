@@ -231,3 +231,12 @@ def test_namesakes_born_the_same_day_in_two_areas_are_not_compared_between_their
     assert len(pairs) == 0
     result = resolve(frame(records), CONFIG, model=MODEL)
     assert result.conflicts.empty and result.review_pairs.empty
+
+
+def test_a_pair_of_two_numbers_kept_as_one_person_stays_in_the_api_queue():
+    from api.engine import _two_numbers_kept
+    from graph.store import ReviewItem
+
+    kept = ReviewItem("a:1", "b:1", 0.99, {}, "孙桂兰", "孙桂兰", SUN, SUN_KEYED_WRONG, "P1", "P1")
+    merged = ReviewItem("a:1", "c:1", 0.99, {}, "孙桂兰", "孙桂兰", SUN, None, "P1", "P1")
+    assert _two_numbers_kept(kept) and not _two_numbers_kept(merged)
