@@ -240,3 +240,14 @@ def test_a_pair_of_two_numbers_kept_as_one_person_stays_in_the_api_queue():
     kept = ReviewItem("a:1", "b:1", 0.99, {}, "孙桂兰", "孙桂兰", SUN, SUN_KEYED_WRONG, "P1", "P1")
     merged = ReviewItem("a:1", "c:1", 0.99, {}, "孙桂兰", "孙桂兰", SUN, None, "P1", "P1")
     assert _two_numbers_kept(kept) and not _two_numbers_kept(merged)
+
+
+def test_a_rare_name_counts_other_bearers_not_the_two_numbers_themselves():
+    # In a 10,000-person extract 孙桂兰 is in the name table 3 times: her two numbers and one other person
+    # (3 in 10,000 > the 1 in 5,000 bar, 1 other in 10,000 below it): she stays one person.
+    model = replace(MODEL, name_frequencies={"孙桂兰": 0.0003}, training={"name_persons": 10_000})
+    person = persons_of(resolve(frame(keyed_wrong_city()), CONFIG, model=model).links)
+    assert person["si_enrolment:E1"] == person["police_resident:R1"]
+    crowded = replace(model, name_frequencies={"孙桂兰": 0.0005})     # 3 others: a namesake is possible
+    person = persons_of(resolve(frame(keyed_wrong_city()), CONFIG, model=crowded).links)
+    assert person["si_enrolment:E1"] != person["police_resident:R1"]
