@@ -87,11 +87,22 @@ class OpenPair:
         return self.status_l != self.status_r
 
     @property
+    def brings_death(self) -> bool:
+        """A match would make a living person DECEASED (a funeral record without an ID number, art. 9)."""
+        return self.changes_status and "DECEASED" in (self.status_l, self.status_r)
+
+    @property
     def impact(self) -> int:
-        """2: a merge would change a survey target's status (the work list changes); 1: another status; 0: none."""
+        """2: a merge would change a survey target's status or bring a death (the work list changes);
+        1: another status; 0: none."""
         if not self.changes_status:
             return 0
-        return 2 if "UNENROLLED" in (self.status_l, self.status_r) else 1
+        return 2 if "UNENROLLED" in (self.status_l, self.status_r) or self.brings_death else 1
+
+
+def _two_numbers_kept(item: ReviewItem) -> bool:
+    """A pair of two different ID numbers kept as one person (one likely keyed wrong): reviewed while one person."""
+    return bool(item.id_number_l and item.id_number_r and item.id_number_l != item.id_number_r)
 
 
 class Engine:
@@ -282,11 +293,12 @@ class Engine:
             pairs = []
             for item in items:
                 left, right = persons.get(item.record_key_l), persons.get(item.record_key_r)
-                if left is not None and left == right:
+                if left is not None and left == right and not _two_numbers_kept(item):
                     continue   # already one person (a steward merged them since the run)
                 status_l, status_r = self.status_of([left, right])
                 pairs.append(OpenPair(item, left, right, status_l, status_r))
-            pairs.sort(key=lambda p: (-p.impact, abs(p.item.match_probability - 0.5)))
+            # Deaths first among the highest impact: a survey team must not visit the dead.
+            pairs.sort(key=lambda p: (-p.impact, not p.brings_death, abs(p.item.match_probability - 0.5)))
             self._queue_cache = (key, time.time(), pairs)
             return pairs
 

@@ -1,9 +1,10 @@
 """Candidate pairs from a union of blocking rules, by columnar sort-and-group (no recordlinkage index).
 
 Records holding a trusted ID number (valid / converted_15) are linked deterministically,
-so a rule never pairs two of them; the one exception is the ID-number neighbourhood
-rule, which looks for typos between numbers (one substitution or one adjacent
-transposition in the 17-digit body). Keys are built from the value codes of
+so an ordinary rule never pairs two of them. Two kinds of rule do, between two different
+numbers: the ID-number neighbourhood rule looks for typos (one substitution or one adjacent
+transposition in the 17-digit body), and a rule marked `between_id_numbers` pairs the
+numbers whose holders share its key (e.g. name and birth date: a sequence code keyed wrong). Keys are built from the value codes of
 `compare.Features`, so one survey record gets exactly the keys it would get in bulk.
 """
 from __future__ import annotations
@@ -13,9 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from resolver.compare import ADDRESS_KEY_PARTS, Features
+from resolver.compare import ADDRESS_KEY_PARTS, ADDRESS_LEVEL_PARTS, NULL, Features, compare_levels
 from resolver.matching_config import (
     ADDRESS_KEY_FIELDS,
+    FIELD_LEVELS,
     NEIGHBOURHOOD_FIELD,
     BlockingRule,
     MatchingConfig,
@@ -223,16 +225,50 @@ def neighbourhood_pairs(features: Features) -> tuple[np.ndarray, np.ndarray]:
     number_pairs = np.unique(np.stack([np.concatenate(found_l), np.concatenate(found_r)], axis=1), axis=0)
     if len(number_pairs) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    # Expand each number pair to all record pairs of the two numbers (CSR over records by number).
-    order = usable[np.argsort(codes, kind="stable")]
-    sizes = np.bincount(codes, minlength=len(uniques))
+    # Expand each number pair to all record pairs of the two numbers.
+    return _cross_pairs(usable, codes.ravel(), number_pairs[:, 0], number_pairs[:, 1])
+
+
+def _cross_pairs(positions: np.ndarray, cell: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every record pair between cells a[i] and b[i] (`cell` per record of `positions`), via a CSR over cells."""
+    order = positions[np.argsort(cell, kind="stable")]
+    sizes = np.bincount(cell, minlength=int(cell.max(initial=-1)) + 1)
     starts = np.cumsum(sizes) - sizes
-    a, b = number_pairs[:, 0], number_pairs[:, 1]
     per_pair = sizes[a] * sizes[b]
     pair = np.repeat(np.arange(len(a)), per_pair)
     within = np.arange(int(per_pair.sum())) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
     i, j = within // sizes[b][pair], within % sizes[b][pair]
     return order[starts[a][pair] + i], order[starts[b][pair] + j]
+
+
+def between_numbers_pairs(features: Features, rule: BlockingRule, max_block_size: int
+                          ) -> tuple[np.ndarray, np.ndarray, int]:
+    """Record pairs holding two different trusted ID numbers that share area code and birth date, and
+    whose records share a key of `rule`.
+
+    One representative per (key, number) is grouped by key, so a person's many records under one
+    number never pair among themselves; each pair of numbers is expanded to all their records
+    with that key (the evidence of every department's record counts).
+    """
+    positions, keys = rule_keys(features, rule)
+    keep = features.trusted[positions]
+    positions, keys = positions[keep], keys[keep]
+    if len(positions) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), 0
+    cell_key = _mix([keys.view(np.int64), features.id_code[positions]])
+    _, first, cell = np.unique(cell_key, return_index=True, return_inverse=True)
+    cell = cell.ravel()
+    everyone = np.ones(len(first), dtype=bool)
+    a, b, too_big = pairs_within_groups(np.arange(len(first)), keys[first], everyone, max_block_size)
+    # Only numbers sharing area code and birth date (the first 14 digits) can be one number keyed wrong.
+    rep_a, rep_b = positions[first[a]], positions[first[b]]
+    both18 = features.id_has18[rep_a] & features.id_has18[rep_b]
+    keep = both18 & (features.id_digits[rep_a, :14] == features.id_digits[rep_b, :14]).all(axis=1)
+    a, b = a[keep], b[keep]
+    if len(a) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), too_big
+    left, right = _cross_pairs(positions, cell, a, b)
+    return left, right, too_big
 
 
 def candidate_pairs(features: Features, config: MatchingConfig, only_with: np.ndarray | None = None) -> CandidatePairs:
@@ -251,6 +287,8 @@ def candidate_pairs(features: Features, config: MatchingConfig, only_with: np.nd
         if rule.fields == (NEIGHBOURHOOD_FIELD,):
             left, right = neighbourhood_pairs(features)
             too_big = 0
+        elif rule.between_id_numbers:
+            left, right, too_big = between_numbers_pairs(features, rule, config.blocking.max_block_size)
         else:
             positions, keys = rule_keys(features, rule)
             if rule.fields == ("id_number",):
@@ -331,3 +369,56 @@ def blocking_report(pairs: CandidatePairs, features: Features, true_person: pd.S
     report["recall"] = report["true_pairs_covered"] / needed if needed else float("nan")
     report.attrs["deterministic_true_pairs"] = deterministic_true
     return report
+
+
+def true_pairs_to_find(features: Features, true_person: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Record pairs of one true person not already joined by an equal trusted number (those blocking must find).
+
+    Pairs with an untrusted record come from grouping by person; pairs of two different trusted numbers
+    from one representative per (person, number), expanded, so a person's many same-number records
+    are never listed pair by pair.
+    """
+    truth_codes = pd.factorize(pd.Series(true_person.to_numpy(), dtype=object), use_na_sentinel=True)[0]
+    known = np.flatnonzero(truth_codes >= 0)
+    keys = truth_codes[known].astype(np.uint64)
+    left, right, _ = pairs_within_groups(known, keys, ~features.trusted, max_block_size=len(known) + 1)
+    held = known[features.trusted[known]]
+    cell_key = _mix([truth_codes[held], features.id_code[held]])
+    _, first, cell = np.unique(cell_key, return_index=True, return_inverse=True)
+    if len(first) > 1:
+        a, b, _ = pairs_within_groups(np.arange(len(first)), truth_codes[held][first].astype(np.uint64),
+                                      np.ones(len(first), dtype=bool), max_block_size=len(first) + 1)
+        if len(a):
+            l2, r2 = _cross_pairs(held, cell.ravel(), a, b)
+            left, right = np.r_[left, l2], np.r_[right, r2]
+    return np.minimum(left, right), np.maximum(left, right)
+
+
+def missed_true_pairs(pairs: CandidatePairs, features: Features, true_person: pd.Series, config: MatchingConfig,
+                      sources: np.ndarray | None = None, top: int = 20) -> pd.DataFrame:
+    """The true pairs no rule brings together, grouped by what their records share (the comparison level of
+    each field, and the two sources), most frequent first: a missing blocking rule shows as a big group."""
+    left, right = true_pairs_to_find(features, true_person)
+    n = np.int64(max(features.n, 1))
+    found = np.isin(left * n + right, pairs.left * n + pairs.right)
+    left, right = left[~found], right[~found]
+    columns = ["shares", "sources", "missed_pairs"]
+    if len(left) == 0:
+        return pd.DataFrame(columns=columns)
+    levels = compare_levels(features, left, right, config)
+    parts = []
+    for name, values in levels.items():
+        names = np.array([*FIELD_LEVELS[name], "missing"], dtype=object)
+        parts.append(name + "=" + names[np.where(values == NULL, len(FIELD_LEVELS[name]), values)])
+    shares = parts[0]
+    for part in parts[1:]:
+        shares = shares + " " + part
+    if sources is not None:
+        pair_sources = np.sort(np.stack([sources[left], sources[right]], axis=1).astype(str), axis=1)
+        source_text = pair_sources[:, 0].astype(object) + "+" + pair_sources[:, 1].astype(object)
+    else:
+        source_text = np.full(len(left), "", dtype=object)
+    table = pd.DataFrame({"shares": shares, "sources": source_text})
+    grouped = table.groupby(["shares", "sources"]).size().rename("missed_pairs").reset_index()
+    return grouped.sort_values(["missed_pairs", "shares", "sources"], ascending=[False, True, True]).head(top) \
+        .reset_index(drop=True)[columns]

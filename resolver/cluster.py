@@ -2,10 +2,13 @@
 
 The graph's nodes are *ID groups* (all records sharing one trusted ID number) and
 single records without a trusted number. A cluster may hold at most one ID group
-unless a steward joined them (must-link); a component holding more is re-clustered
+unless a steward joined them (must-link) or the resolver kept two numbers as one person
+(an ID join: one number likely keyed wrong; the cluster is flagged CONFLICT and the pair
+reviewed, see resolve.kept_id_conflicts); a component holding more is re-clustered
 greedily from the strongest link down, refusing any link that would join two ID
 groups or two records a steward kept apart (cannot-link). The refused links are the
-"weakest links removed"; the clusters they touched are flagged CONFLICT.
+"weakest links removed" (all go to review); the clusters touched by a refused link between
+two ID groups, or by a cannot-link, are flagged CONFLICT.
 
 Person ids (rule, stable across runs):
 1. Given the previous run's record → person_id, each cluster inherits the previous id
@@ -32,6 +35,8 @@ from scipy.sparse.csgraph import connected_components
 
 SPLIT_REASON = "同一聚类含两个有效身份证号，已拆分 cluster held two valid ID numbers; weakest links removed"
 CANNOT_LINK_REASON = "数据管理员判定不是同一人，已拆分 steward cannot-link split the cluster"
+ID_KEPT_REASON = ("两个有效身份证号（同地区码、出生日期，其余一致）疑似录入错误，保持为一人待核实 two valid ID numbers "
+                  "sharing area code and birth date, all else agreeing: one likely keyed wrong; kept as one person")
 
 
 @dataclass(frozen=True)
@@ -100,8 +105,12 @@ def cluster_nodes(
     node_rank: Callable[[np.ndarray], np.ndarray],
     must_link: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64)),
     cannot_link: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64)),
+    id_joins: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64)),
 ) -> Clustering:
     """Cluster nodes over accepted edges under the ID-group and steward constraints.
+
+    `id_joins` are accepted edges between two ID groups that stay one person (flagged CONFLICT);
+    like must-links they count the two groups as one, but a steward's cannot-link still splits them.
 
     `terminal` marks ID-group nodes; `node_rank(nodes)` ranks the given nodes (e.g. by their
     smallest record key) and breaks ties between equal weights, so the result does not depend on
@@ -113,8 +122,9 @@ def cluster_nodes(
     all_b = np.concatenate([edge_b, must_b]).astype(np.int64)
     component = _components(n_nodes, all_a, all_b)
 
-    # Terminal groups after steward must-links: a must-linked pair of ID groups counts once.
-    must_component = _components(n_nodes, must_a, must_b)
+    join_a, join_b = (np.asarray(x, dtype=np.int64) for x in id_joins)
+    # Terminal groups after steward must-links and ID joins: a joined pair of ID groups counts once.
+    must_component = _components(n_nodes, np.concatenate([must_a, join_a]), np.concatenate([must_b, join_b]))
     terminal_groups = pd.Series(must_component[terminal]).groupby(component[terminal]).nunique()
     needs_split = set(terminal_groups.index[terminal_groups.to_numpy() > 1].tolist())
     needs_split |= {int(component[a]) for a, b in zip(cannot_a, cannot_b) if component[a] == component[b]}
@@ -130,6 +140,11 @@ def cluster_nodes(
         sets = _Sets(n_nodes, terminal, cannot)
         for a, b in zip(must_a.tolist(), must_b.tolist()):
             sets.union(a, b)   # stewards win, even over two ID numbers
+        for a, b in zip(join_a.tolist(), join_b.tolist()):
+            ra, rb = sets.find(a), sets.find(b)
+            left, right = sets._cannot_members(ra, ra), sets._cannot_members(rb, rb)
+            if not any(sets.cannot[x] & right for x in left):
+                sets.union(a, b)   # an ID join gives way only to a steward's cannot-link
         edge_in = np.flatnonzero(in_split[edge_a])
         involved = np.unique(np.concatenate([edge_a[edge_in], edge_b[edge_in]]))
         rank = np.zeros(n_nodes, dtype=np.int64)
@@ -148,8 +163,16 @@ def cluster_nodes(
         roots = np.array([sets.find(int(x)) for x in nodes])
         labels[nodes] = labels.max() + 1 + roots
         for e in refused:
+            # A link refused between two ID groups is a contradiction a steward settles (CONFLICT); one
+            # refused between a record without a trusted number and an ID group (a twin's survey
+            # record near both twins) only sends that record to review.
+            if refusal[e] == SPLIT_REASON and not (terminal[edge_a[e]] and terminal[edge_b[e]]):
+                continue
             for x in (edge_a[e], edge_b[e]):
                 reasons.setdefault(int(labels[x]), refusal[e])
+    for a, b in zip(join_a.tolist(), join_b.tolist()):
+        if labels[a] == labels[b]:
+            reasons.setdefault(int(labels[a]), ID_KEPT_REASON)
     uniques, labels = np.unique(labels, return_inverse=True)
     relabel = {int(old): int(new) for new, old in enumerate(uniques)}
     return Clustering(

@@ -7,7 +7,7 @@ persons.csv, read by the caller with every column as text.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ class Evaluation:
     hard_cases: dict[str, int]
     status: pd.DataFrame        # status, true_persons, correct, accuracy (one row per true status + overall)
     unmatched: dict[str, int]   # records only in the export / only in the truth
+    targets: dict[str, float] = field(default_factory=dict)   # survey-target and flag precision/recall
 
 
 def _pairs(counts: np.ndarray) -> int:
@@ -116,9 +117,10 @@ def _hard_cases(joined: pd.DataFrame, persons: pd.DataFrame, truth_persons: pd.D
     flagged = members["person_id"].map(flags).fillna("").str.split("|").map(lambda f: CONFLICT_FLAG in f)
     out: dict[str, int] = {}
     if "hard_case" in truth:
-        twin = members["person_id_true"].map(truth["hard_case"].fillna("").str.contains("twin"))
-        twins_per_cluster = members[twin.fillna(False).to_numpy()].groupby("person_id").size()
-        out["twin_clusters_merged"] = int((twins_per_cluster > 1).sum())
+        for tag, key in (("twin", "twin_clusters_merged"), ("common_name_birthday", "namesake_clusters_merged")):
+            tagged = members["person_id_true"].map(truth["hard_case"].fillna("").str.contains(tag))
+            per_cluster = members[tagged.fillna(False).to_numpy(dtype=bool)].groupby("person_id").size()
+            out[key] = int((per_cluster > 1).sum())
     if "id_number" in truth:
         has_id = members["person_id_true"].map(truth["id_number"].fillna("").str.len() > 0).fillna(False)
         with_id = members[has_id.to_numpy() & ~flagged.to_numpy()].groupby("person_id").size()
@@ -146,6 +148,54 @@ def _status_accuracy(joined: pd.DataFrame, persons: pd.DataFrame, truth_persons:
     return per
 
 
+def _main_persons(joined: pd.DataFrame, by: str, other: str) -> pd.Series:
+    """For each person of column `by`, the person of column `other` holding most of its records (ties: smaller id)."""
+    counts = joined.groupby([by, other]).size().reset_index(name="n")
+    counts = counts.sort_values([by, "n", other], ascending=[True, False, True])
+    return counts.drop_duplicates(by).set_index(by)[other]
+
+
+def _has_flag(flags: pd.Series, flag: str) -> pd.Series:
+    return flags.fillna("").str.split("|").map(lambda f: flag in f)
+
+
+def _targets(joined: pd.DataFrame, persons: pd.DataFrame, truth_persons: pd.DataFrame) -> dict[str, float]:
+    """Precision of UNENROLLED (survey targets), precision/recall of CONFLICT, recall of DECEASED.
+
+    A predicted person is judged by the true person holding most of its records, a true person
+    by the predicted person holding most of its records (as the status accuracy is).
+    """
+    if not {"status", "flags"} <= set(persons.columns) or not {"status", "flags"} <= set(truth_persons.columns):
+        return {}
+    predicted = persons.drop_duplicates("person_id").set_index("person_id")
+    truth = truth_persons.drop_duplicates("person_id").set_index("person_id")
+    true_of = _main_persons(joined, "person_id", "person_id_true")
+    predicted_of = _main_persons(joined, "person_id_true", "person_id")
+    p_status = predicted["status"].reindex(true_of.index)
+    t_status_of_p = true_of.map(truth["status"])
+    t_status = truth["status"].reindex(predicted_of.index)
+    p_status_of_t = predicted_of.map(predicted["status"])
+    p_conflict = _has_flag(predicted["flags"], CONFLICT_FLAG).reindex(true_of.index, fill_value=False)
+    t_conflict_of_p = true_of.map(_has_flag(truth["flags"], CONFLICT_FLAG)).fillna(False).astype(bool)
+    t_conflict = _has_flag(truth["flags"], CONFLICT_FLAG).reindex(predicted_of.index, fill_value=False)
+    p_conflict_of_t = predicted_of.map(_has_flag(predicted["flags"], CONFLICT_FLAG)).fillna(False).astype(bool)
+
+    def share(hit: pd.Series, of: pd.Series) -> float:
+        return float(hit[of].mean()) if of.any() else 1.0
+
+    unenrolled = p_status == "UNENROLLED"
+    return {
+        "unenrolled_predicted": int(unenrolled.sum()),
+        "unenrolled_precision": share(t_status_of_p == "UNENROLLED", unenrolled),
+        "unenrolled_recall": share(p_status_of_t == "UNENROLLED", t_status == "UNENROLLED"),
+        "conflict_predicted": int(p_conflict.sum()),
+        "conflict_true": int(t_conflict.sum()),
+        "conflict_precision": share(t_conflict_of_p, p_conflict),
+        "conflict_recall": share(p_conflict_of_t, t_conflict),
+        "deceased_recall": share(p_status_of_t == "DECEASED", t_status == "DECEASED"),
+    }
+
+
 def evaluate(links: pd.DataFrame, persons: pd.DataFrame, truth_records: pd.DataFrame,
              truth_persons: pd.DataFrame) -> Evaluation:
     """Compare an export (links, persons) with the truth (records, persons)."""
@@ -162,6 +212,7 @@ def evaluate(links: pd.DataFrame, persons: pd.DataFrame, truth_records: pd.DataF
         hard_cases=_hard_cases(joined, persons, truth_persons),
         status=_status_accuracy(joined, persons, truth_persons),
         unmatched=unmatched,
+        targets=_targets(joined, persons, truth_persons),
     )
 
 
@@ -179,6 +230,9 @@ def format_evaluation(evaluation: Evaluation) -> str:
     lines += [f"  {k}: {v:,}" for k, v in evaluation.hard_cases.items()]
     lines.append("记录对齐 record alignment")
     lines += [f"  {k}: {v:,}" for k, v in evaluation.unmatched.items()]
+    if evaluation.targets:
+        lines.append("调查对象与标记 survey targets and flags")
+        lines += [f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v:,}" for k, v in evaluation.targets.items()]
     if len(evaluation.status):
         lines.append("状态准确率 status accuracy")
         for row in evaluation.status.itertuples(index=False):

@@ -57,6 +57,9 @@ class BlockingRule(_Strict):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str = ""
     fields: tuple[str, ...] = Field(min_length=1)
+    # Pair only records holding two different trusted ID numbers (one department keyed a number wrong);
+    # other rules never pair two trusted records.
+    between_id_numbers: bool = False
 
     @field_validator("fields")
     @classmethod
@@ -69,6 +72,12 @@ class BlockingRule(_Strict):
         if len(set(fields)) != len(fields):
             raise ValueError("a field is listed twice")
         return fields
+
+    @model_validator(mode="after")
+    def _between_ids_is_ordinary(self) -> "BlockingRule":
+        if self.between_id_numbers and (NEIGHBOURHOOD_FIELD in self.fields or "id_number" in self.fields):
+            raise ValueError("between_id_numbers pairs different ID numbers: its fields must not include the ID number")
+        return self
 
 
 class Blocking(_Strict):
@@ -139,6 +148,15 @@ class Thresholds(_Strict):
         return self
 
 
+class IdConflicts(_Strict):
+    """When records with two different valid ID numbers stay one person (status-rules.md, CONFLICT)."""
+
+    join: bool = True
+    # A name borne by at most this share of people is rare enough that a namesake with the same birth
+    # date, area code and gender is unlikely (matching.yaml says why 1 in 5,000).
+    rare_name_share: float = Field(default=0.0002, gt=0, lt=1)
+
+
 class MatchingConfig(_Strict):
     """The whole matching configuration, validated."""
 
@@ -147,6 +165,7 @@ class MatchingConfig(_Strict):
     term_frequency: TermFrequency
     scoring: Scoring
     thresholds: Thresholds
+    id_conflicts: IdConflicts = IdConflicts()
 
     @field_validator("comparisons")
     @classmethod

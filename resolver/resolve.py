@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ from resolver.blocking import (
     typo_variants,
 )
 from resolver.cluster import assign_person_ids, cluster_nodes, text_rank
-from resolver.compare import MATCH_COLUMNS, Features, compare_levels, compare_pairs, features_of_one, prepare_features
+from resolver.compare import ADDRESS_LEVEL_PARTS, MATCH_COLUMNS, NULL, Features, compare_levels, compare_pairs, features_of_one, prepare_features
 from resolver.explain import explanation_json
 from resolver.matching_config import NEIGHBOURHOOD_FIELD, SAME_ID_BLOCK, BlockingRule, MatchingConfig
 from resolver.scoring import (
@@ -51,8 +51,13 @@ REVIEW_UNCERTAIN = "介于两个阈值之间 between the review and accept thres
 REVIEW_NAMES = "分数高但姓名不一致 high score but the names disagree"
 REVIEW_SPLIT = "冲突拆分时移除的链接 link removed when splitting a conflict"
 REVIEW_ID_TYPO = "两个有效身份证号疑似录入错误 two valid ID numbers one typo apart"
+BORROWED_REASON = ("记录的身份证号属于另一姓名的人（疑为家庭成员的证号），未按证号关联 a record carries the valid ID number "
+                   "of someone with another name (a household member's?): not linked on the number")
+REVIEW_ID_KEPT = ("两个有效身份证号（同地区码、出生日期）疑似录入错误，已保持为一人，请核实 two valid ID numbers sharing "
+                  "area code and birth date, one likely keyed wrong: kept as one person, please confirm")
 
 Progress = Callable[[str, dict], None]
+DEATH_SOURCE = "civil_funeral"   # record keys are "<source>:<record id>"
 
 
 @dataclass
@@ -138,6 +143,104 @@ def node_index(features: Features) -> tuple[np.ndarray, np.ndarray]:
     return codes, terminal
 
 
+def borrowed_numbers(features: Features) -> np.ndarray:
+    """Records carrying the valid number of someone with another name (a household member's card).
+
+    Within the records of one trusted number, the name held by most records (a record whose delivered
+    birth date or gender contradicts the number counts against its name) is the owner's; a record
+    with another name (different folded pinyin) is not the owner's. No owner stands out on a tie.
+    """
+    rows = np.flatnonzero(features.trusted & features.id_has18 & (features.folded_pinyin_code >= 0))
+    out = np.zeros(features.n, dtype=bool)
+    if len(rows) == 0:
+        return out
+    digits = features.id_digits[rows].astype(np.int64) - ord("0")
+    number_birth = digits[:, 6:10] @ np.array([1000, 100, 10, 1]) * 10000 + \
+        (digits[:, 10] * 10 + digits[:, 11]) * 100 + digits[:, 12] * 10 + digits[:, 13]
+    stated = features.birth[rows].astype(np.int64)
+    stated_birth = stated[:, 0] * 10000 + stated[:, 1] * 100 + stated[:, 2]
+    number_gender = np.where(digits[:, 16] % 2 == 1, 1, 2)
+    contradicts = ((stated[:, 0] > 0) & (stated_birth != number_birth)) | \
+        ((features.gender[rows] > 0) & (features.gender[rows] != number_gender))
+    frame = pd.DataFrame({"number": features.id_code[rows], "name": features.folded_pinyin_code[rows],
+                          "support": np.where(contradicts, -2, 1)})
+    cells = frame.groupby(["number", "name"], sort=False)["support"].sum().reset_index()
+    several = cells["number"].duplicated(keep=False)
+    cells = cells[several.to_numpy()]
+    if cells.empty:
+        return out
+    best = cells.groupby("number")["support"].transform("max")
+    top = cells["support"] == best
+    unique_top = top & (top.groupby(cells["number"]).transform("sum") == 1)
+    owners = cells[unique_top.to_numpy()].set_index("number")["name"]
+    owner = frame["number"].map(owners)
+    out[rows[(owner.notna() & (owner != frame["name"])).to_numpy()]] = True
+    return out
+
+
+def without_borrowed_numbers(features: Features) -> tuple[Features, np.ndarray]:
+    """Features in which records carrying someone else's number (borrowed_numbers) hold no number at all:
+    not joined to the number's owner on the number alone, and the birth date and gender read from that
+    number (not delivered with the record) dropped too."""
+    borrowed = borrowed_numbers(features)
+    if not borrowed.any():
+        return features, borrowed
+    rows = np.flatnonzero(borrowed)
+    digits = features.id_digits[rows].astype(np.int64) - ord("0")
+    number_ymd = np.stack([digits[:, 6:10] @ np.array([1000, 100, 10, 1]), digits[:, 10] * 10 + digits[:, 11],
+                           digits[:, 12] * 10 + digits[:, 13]], axis=1)
+    trusted, id_code, id_has18 = features.trusted.copy(), features.id_code.copy(), features.id_has18.copy()
+    birth, gender = features.birth.copy(), features.gender.copy()
+    trusted[rows], id_code[rows], id_has18[rows] = False, -1, False
+    from_number = (birth[rows].astype(np.int64) == number_ymd).all(axis=1)
+    birth[rows[from_number]] = 0
+    gender[rows[gender[rows] == np.where(digits[:, 16] % 2 == 1, 1, 2)]] = 0
+    return replace(features, trusted=trusted, id_code=id_code, id_has18=id_has18, birth=birth, gender=gender), borrowed
+
+
+def borrowed_household_pairs(coded: Features, borrowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(borrowed record, record) pairs where the second bears the borrowed record's name (folded pinyin) and
+    lives in the same room as the number's owner: the member of the owner's household whose card it was not.
+
+    `coded` are the features before the borrowed numbers were dropped (they still hold them).
+    """
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    rows = np.flatnonzero(borrowed)
+    if len(rows) == 0:
+        return empty
+    room = ADDRESS_LEVEL_PARTS.index("room")
+    owners = np.flatnonzero(coded.trusted & ~borrowed & np.isin(coded.id_code, coded.id_code[rows]))
+    owner_rooms = pd.DataFrame({"number": np.repeat(coded.id_code[owners], 2),
+                                "room": coded.address[owners, :, room].ravel()})
+    owner_rooms = owner_rooms[owner_rooms["room"] >= 0].drop_duplicates()
+    wanted = pd.DataFrame({"l": rows, "number": coded.id_code[rows], "name": coded.folded_pinyin_code[rows]})
+    wanted = wanted[wanted["name"] >= 0].merge(owner_rooms, on="number")
+    if wanted.empty:
+        return empty
+    at = np.flatnonzero((np.isin(coded.address[:, :, room], wanted["room"].to_numpy())).any(axis=1))
+    residents = pd.DataFrame({"r": np.repeat(at, 2), "room": coded.address[at, :, room].ravel(),
+                              "name": np.repeat(coded.folded_pinyin_code[at], 2)})
+    found = wanted.merge(residents, on=["room", "name"])
+    found = found[(found["l"] != found["r"]) & ~borrowed[found["r"].to_numpy()]
+                  & (coded.id_code[found["r"].to_numpy()] != found["number"].to_numpy())]
+    found = found[["l", "r"]].drop_duplicates()
+    return found["l"].to_numpy(np.int64), found["r"].to_numpy(np.int64)
+
+
+def _household_scored(coded: Features, features: Features, borrowed: np.ndarray, model: FSModel,
+                      config: MatchingConfig, only_with: np.ndarray | None = None) -> pd.DataFrame:
+    """Scored pairs of borrowed_household_pairs; the address counts as the owner's room (where the card's holder
+    and the record's bearer live), as the borrowed record often carries no address of its own."""
+    left, right = borrowed_household_pairs(coded, borrowed)
+    if only_with is not None:
+        touching = only_with[left] | only_with[right]
+        left, right = left[touching], right[touching]
+    levels = compare_pairs(features, left, right, config)
+    if "address" in levels:
+        levels["address"] = np.zeros(len(levels), dtype=levels["address"].dtype)   # same_room
+    return _score(features, left, right, levels, model, config)
+
+
 def trusted_id_numbers(records: pd.DataFrame, trusted: np.ndarray) -> np.ndarray:
     """Each record's ID number where it is trusted (``Features.trusted``), else None (the anchors of new person ids)."""
     return np.where(trusted, records["id_number"].to_numpy(dtype=object), None)
@@ -158,14 +261,34 @@ def _node_ranker(node: np.ndarray, record_key: np.ndarray) -> Callable[[np.ndarr
     return rank
 
 
+def two_numbers_one_birth(features: Features, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Pairs holding two different trusted 18-digit numbers with the same area code and birth date (first 14 digits)."""
+    both = features.trusted[left] & features.trusted[right] & features.id_has18[left] & features.id_has18[right]
+    both &= features.id_code[left] != features.id_code[right]
+    return both & (features.id_digits[left, :14] == features.id_digits[right, :14]).all(axis=1)
+
+
 def _score(features: Features, left: np.ndarray, right: np.ndarray, levels: pd.DataFrame,
-           model: FSModel) -> pd.DataFrame:
-    """Levels, name frequency, weight and probability per pair."""
+           model: FSModel, config: MatchingConfig) -> pd.DataFrame:
+    """Levels, name frequency, weight and probability per pair.
+
+    A pair of two valid numbers sharing area code and birth date is scored without the number (its
+    level set missing): one of them may be keyed wrong, so only the other evidence counts (status-rules.md).
+    """
+    two_numbers = two_numbers_one_birth(features, left, right)
+    if two_numbers.any() and "id_number" in levels:
+        levels = levels.copy()
+        levels.loc[two_numbers, "id_number"] = NULL
     name_frequency = model.name_frequency(features.name_keys(left))
     weight = match_weight(model, levels, name_frequency)
     scored = levels.assign(name_frequency=name_frequency, match_weight=weight, match_probability=probability(weight))
     scored.insert(0, "l", left)
     scored.insert(1, "r", right)
+    scored["two_numbers"] = two_numbers
+    # Rare name: few *other* people bear it. The two numbers in question count as two bearers in the
+    # name table (one per ID number), which in a small extract makes every name look common.
+    own = 2.0 / model.training.get("name_persons", 0) if model.training.get("name_persons") else 0.0
+    scored["rare_name"] = two_numbers & (name_frequency - own <= config.id_conflicts.rare_name_share)
     return scored
 
 
@@ -243,6 +366,47 @@ def accepted_mask(edges: pd.DataFrame, config: MatchingConfig) -> np.ndarray:
     return accepted
 
 
+def _two_number_gate(edges: pd.DataFrame, config: MatchingConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(agreeing, namesake_unlikely) for scored pairs of two valid numbers sharing area code and birth date:
+    name (same characters or pinyin) and gender agree; and a rare name, or a shared address (same room
+    or building), phone or employer."""
+    if "two_numbers" not in edges or not len(edges):
+        return np.zeros(len(edges), dtype=bool), np.zeros(len(edges), dtype=bool)
+
+    def level(name: str) -> np.ndarray:
+        return edges[name].to_numpy() if name in edges else np.full(len(edges), NULL)
+
+    agreeing = edges["two_numbers"].fillna(False).to_numpy(dtype=bool) & np.isin(level("name"), (0, 1)) & \
+        (level("gender") == 0)
+    rare = edges["rare_name"].fillna(False).to_numpy(dtype=bool) if "rare_name" in edges else \
+        edges["name_frequency"].to_numpy() <= config.id_conflicts.rare_name_share
+    shared = np.isin(level("address"), (0, 1)) | (level("phone") == 0) | (level("employer") == 0)
+    return agreeing, rare | shared
+
+
+def kept_id_conflicts(edges: pd.DataFrame, config: MatchingConfig) -> np.ndarray:
+    """Accepted pairs of two valid numbers that stay one person (status-rules.md, below the flags).
+
+    The numbers share area code and birth date, name and gender agree, the score without the number
+    passes `accept`, and a namesake is unlikely (_two_number_gate). Twins differ in name; namesakes
+    share only a common name and a birth date: neither passes.
+    """
+    if not config.id_conflicts.join:
+        return np.zeros(len(edges), dtype=bool)
+    agreeing, unlikely = _two_number_gate(edges, config)
+    return agreeing & unlikely & accepted_mask(edges, config)
+
+
+def two_people_pairs(edges: pd.DataFrame, config: MatchingConfig) -> np.ndarray:
+    """Pairs of two valid numbers sharing area code and birth date that fail _two_number_gate: twins
+    (names differ) or namesakes (only a common name and a birth date agree) are two people, neither
+    linked, nor sent to review, nor flagged when their numbers meet in a cluster."""
+    if "two_numbers" not in edges or not len(edges):
+        return np.zeros(len(edges), dtype=bool)
+    agreeing, unlikely = _two_number_gate(edges, config)
+    return edges["two_numbers"].fillna(False).to_numpy(dtype=bool) & ~(agreeing & unlikely)
+
+
 def _decision_positions(decisions: pd.DataFrame | None, record_key: pd.Series) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Steward decisions as record position pairs (decisions on unknown records are ignored)."""
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -277,11 +441,15 @@ def _cluster_records(
     keys = records["record_key"].to_numpy(dtype=object)
     rank = _node_ranker(node, keys)
 
-    accepted = edges[accepted_mask(edges, config)]
+    accepted = edges[accepted_mask(edges, config) & ~two_people_pairs(edges, config)]
     na, nb = node[accepted["l"].to_numpy()], node[accepted["r"].to_numpy()]
     node_edges = pd.DataFrame({"a": np.minimum(na, nb), "b": np.maximum(na, nb),
-                               "w": accepted["match_weight"].to_numpy(), "p": accepted["match_probability"].to_numpy()})
+                               "w": accepted["match_weight"].to_numpy(), "p": accepted["match_probability"].to_numpy(),
+                               "keep": kept_id_conflicts(accepted, config)})
     node_edges = node_edges[node_edges["a"] != node_edges["b"]]
+    # Two numbers stay one person when any record pair between them passes the gate.
+    keep_pair = node_edges.groupby(["a", "b"])["keep"].transform("max").to_numpy(dtype=bool)
+    node_edges = node_edges.assign(keep=keep_pair)
     node_edges = node_edges.sort_values("w", ascending=False, kind="stable").drop_duplicates(["a", "b"])
 
     decided = _decision_positions(decisions, records["record_key"])
@@ -294,7 +462,9 @@ def _cluster_records(
         node_edges = node_edges[allowed]
 
     edge_a, edge_b = node_edges["a"].to_numpy(np.int64), node_edges["b"].to_numpy(np.int64)
-    result = cluster_nodes(len(terminal), terminal, edge_a, edge_b, node_edges["w"].to_numpy(), rank, must, cannot)
+    keep = node_edges["keep"].to_numpy(dtype=bool) & terminal[edge_a] & terminal[edge_b]
+    result = cluster_nodes(len(terminal), terminal, edge_a, edge_b, node_edges["w"].to_numpy(), rank, must, cannot,
+                           id_joins=(edge_a[keep], edge_b[keep]))
     cluster = result.labels[node]
     person_id = assign_person_ids(cluster, keys, trusted_id_numbers(records, trusted), previous)
 
@@ -335,7 +505,10 @@ def _review_pairs(edges: pd.DataFrame, keys: np.ndarray, person: np.ndarray, tru
     """Scored pairs ≥ review threshold whose records ended in different persons, best pair per two persons."""
     l, r = edges["l"].to_numpy(), edges["r"].to_numpy()
     apart = person[l] != person[r]
-    pairs = edges[apart].copy()
+    # Two valid numbers kept as one person are reviewed too (a steward confirms or splits them).
+    kept = ~apart & kept_id_conflicts(edges, config)
+    chosen = (apart & ~two_people_pairs(edges, config)) | kept
+    pairs = edges[chosen].assign(kept=kept[chosen])
     pairs["person_id_l"], pairs["person_id_r"] = person[pairs["l"]], person[pairs["r"]]
     swap = pairs["person_id_l"] > pairs["person_id_r"]
     lo = np.where(swap, pairs["person_id_r"], pairs["person_id_l"])
@@ -349,9 +522,9 @@ def _review_pairs(edges: pd.DataFrame, keys: np.ndarray, person: np.ndarray, tru
         pairs = pairs[undecided]
     both_trusted = trusted[pairs["l"].to_numpy()] & trusted[pairs["r"].to_numpy()]
     above = pairs["match_probability"].to_numpy() >= config.thresholds.accept
-    reason = np.select([both_trusted, above & ~accepted_mask(pairs, config), above],
-                       [REVIEW_ID_TYPO, REVIEW_NAMES, REVIEW_SPLIT], default=REVIEW_UNCERTAIN)
-    return pd.DataFrame({
+    reason = np.select([pairs["kept"].to_numpy(dtype=bool), both_trusted, above & ~accepted_mask(pairs, config), above],
+                       [REVIEW_ID_KEPT, REVIEW_ID_TYPO, REVIEW_NAMES, REVIEW_SPLIT], default=REVIEW_UNCERTAIN)
+    review = pd.DataFrame({
         "record_key_l": keys[pairs["l"].to_numpy()],
         "record_key_r": keys[pairs["r"].to_numpy()],
         "person_id_l": pairs["person_id_l"].to_numpy(),
@@ -359,7 +532,12 @@ def _review_pairs(edges: pd.DataFrame, keys: np.ndarray, person: np.ndarray, tru
         "match_probability": pairs["match_probability"].to_numpy(),
         "reason": reason,
         "explanation": explanation_json(model, pairs.reset_index(drop=True), pairs["name_frequency"].to_numpy()),
-    }).sort_values("match_probability", ascending=False, kind="stable").reset_index(drop=True)
+    })
+    # A death changes a status (DECEASED before all else): pairs with a funeral record come first.
+    review["death"] = review["record_key_l"].str.startswith(f"{DEATH_SOURCE}:") | \
+        review["record_key_r"].str.startswith(f"{DEATH_SOURCE}:")
+    return review.sort_values(["death", "match_probability"], ascending=[False, False], kind="stable") \
+        .drop(columns="death").reset_index(drop=True)
 
 
 def _edges_by_key(edges: pd.DataFrame, keys: np.ndarray) -> pd.DataFrame:
@@ -378,6 +556,14 @@ def _edges_by_position(edges: pd.DataFrame, position: pd.Series) -> pd.DataFrame
     out.insert(0, "l", l[known].to_numpy(np.int64))
     out.insert(1, "r", r[known].to_numpy(np.int64))
     return out
+
+
+def _with_borrowed(conflicts: pd.DataFrame, links: pd.DataFrame, borrowed: np.ndarray) -> pd.DataFrame:
+    """Conflicts plus the persons holding a record with a borrowed number (each person once)."""
+    persons = pd.unique(links["person_id"].to_numpy()[borrowed])
+    extra = pd.DataFrame({"person_id": persons, "reason": BORROWED_REASON})
+    extra = extra[~extra["person_id"].isin(conflicts["person_id"])]
+    return pd.concat([conflicts, extra], ignore_index=True) if len(extra) else conflicts
 
 
 def _stage_counts(links: pd.DataFrame, conflicts: pd.DataFrame, review: pd.DataFrame) -> dict[str, int]:
@@ -409,7 +595,8 @@ def resolve(
     """
     stages = _Stages(progress)
     records = _check_records(records)
-    features = prepare_features(records)
+    coded = prepare_features(records)
+    features, borrowed = without_borrowed_numbers(coded)
     node, terminal = node_index(features)
     trusted = features.trusted
     stages.done("features", records=len(records), trusted_id_records=int(trusted.sum()),
@@ -423,7 +610,9 @@ def resolve(
         model = _train(features, node, config)
         stages.done("training", **{f"em_iterations_{b}": int(info.get("iterations", 0))
                                    for b, info in model.training["blocks"].items()})
-    scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model), trusted)
+    scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model, config), trusted)
+    scored = pd.concat([scored, _household_scored(coded, features, borrowed, model, config)], ignore_index=True)
+    del coded
     edges = scored[scored["match_probability"] >= config.thresholds.review].reset_index(drop=True)
     scored_pairs = len(scored)
     # The candidate pairs, their levels and the coded columns (GiBs for a city) are not needed past scoring:
@@ -432,6 +621,7 @@ def resolve(
     stages.done("scoring", scored_pairs=scored_pairs, accepted_links=int(accepted_mask(edges, config).sum()))
     links, conflicts, refused = _cluster_records(records, trusted, (node, terminal), edges, decisions, previous,
                                                  config)
+    conflicts = _with_borrowed(conflicts, links, borrowed)
     keys = records["record_key"].to_numpy(dtype=object)
     review = _review_pairs(edges, keys, links["person_id"].to_numpy(), trusted, decisions, model, config)
     stages.done("clustering", refused_links=refused, **_stage_counts(links, conflicts, review))
@@ -443,7 +633,7 @@ def _affected_records(features: Features, edges: pd.DataFrame, touched: np.ndarr
                       config: MatchingConfig, must: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Records in any component (over accepted links and must-links) that holds a touched record."""
     node, terminal = node_index(features)
-    accepted = edges[accepted_mask(edges, config)]
+    accepted = edges[accepted_mask(edges, config) & ~two_people_pairs(edges, config)]
     a = np.concatenate([node[accepted["l"].to_numpy()], node[must[0]]])
     b = np.concatenate([node[accepted["r"].to_numpy()], node[must[1]]])
     n = len(terminal)
@@ -472,7 +662,8 @@ def resolve_incremental(
     known = new_records["record_key"].isin(state.records["record_key"])
     union = pd.concat([state.records, match_columns(new_records[~known])], ignore_index=True)
     is_new = np.r_[np.zeros(len(state.records), bool), np.ones(int((~known).sum()), bool)]
-    features = prepare_features(union)
+    coded = prepare_features(union)
+    features, borrowed = without_borrowed_numbers(coded)
     trusted = features.trusted
     stages.done("features", records=len(union), new_records=int(is_new.sum()), already_known=int(known.sum()))
     candidates = candidate_pairs(features, config, only_with=is_new)
@@ -480,7 +671,10 @@ def resolve_incremental(
                 **{f"pairs_{name}": n for name, n in candidates.pairs_per_rule.items()})
     model = state.model
     levels = compare_pairs(features, candidates.left, candidates.right, config)
-    scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model), trusted)
+    scored = _typo_gate(_score(features, candidates.left, candidates.right, levels, model, config), trusted)
+    scored = pd.concat([scored, _household_scored(coded, features, borrowed, model, config, is_new)],
+                       ignore_index=True)
+    del coded
     new_edges = scored[scored["match_probability"] >= config.thresholds.review]
     position = pd.Series(np.arange(len(union)), index=union["record_key"].to_numpy())
     edges = pd.concat([_edges_by_position(state.edges, position), new_edges], ignore_index=True)
@@ -509,6 +703,7 @@ def resolve_incremental(
     untouched_persons = set(old_links["person_id"])
     conflicts = pd.concat([state.conflicts[state.conflicts["person_id"].isin(untouched_persons)], conflicts_sub],
                           ignore_index=True)
+    conflicts = _with_borrowed(conflicts, links, borrowed)
     keys = union["record_key"].to_numpy(dtype=object)
     review = _review_pairs(edges, keys, links["person_id"].to_numpy(), trusted, decisions, model, config)
     stages.done("clustering", reclustered_records=len(sub), refused_links=refused,
@@ -566,10 +761,11 @@ def _sorted(keys: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.nda
 def build_match_index(state: ResolverState, config: MatchingConfig) -> MatchIndex:
     """Index the stored records once (kept in state.cache by resolve_one)."""
     records = state.records
-    features = prepare_features(records)
+    features, _ = without_borrowed_numbers(prepare_features(records))
     keys = {}
     for rule in config.blocking.lookup_rules:
-        if rule.fields != (NEIGHBOURHOOD_FIELD,):
+        # A between-numbers rule keys like an ordinary one (the query meets those records there): not indexed twice.
+        if rule.fields != (NEIGHBOURHOOD_FIELD,) and not rule.between_id_numbers:
             positions, hashes = rule_keys(features, rule)
             keys[rule.name] = _sorted(hashes, positions)
     positions, bodies = id_bodies(features)
@@ -595,6 +791,8 @@ def _lookup(index: MatchIndex, query: Features, config: MatchingConfig) -> np.nd
                 # Every body one typo away, looked up directly (compare.id_edit_kind grades them).
                 number = query.id_digits[0].tobytes().decode("ascii")
                 found += _in_sorted(*index.bodies, typo_variants(number), cap)
+            continue
+        if rule.between_id_numbers:
             continue
         keys = np.array(sorted(rule_keys_one(query, rule)), dtype=np.uint64)
         found += _in_sorted(*index.keys[rule.name], keys, cap)

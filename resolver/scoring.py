@@ -306,7 +306,9 @@ def train_model(
                          "and that the records hold valid ID numbers")
     m = {f: np.mean(found, axis=0) for f, found in estimates.items()}
     frequencies, rare = term_frequencies(person_names, config.term_frequency.top_n)
-    training = {"method": "em", "random_pairs": int(len(random_levels)), "blocks": sessions}
+    # How many persons (ID groups) the name table counts: a name's share times this is its bearers.
+    training = {"method": "em", "random_pairs": int(len(random_levels)), "blocks": sessions,
+                "name_persons": int(person_names.notna().sum())}
     return FSModel(fields=config.fields, m=m, u=u, match_share=prior, name_frequencies=frequencies,
                    rare_name_frequency=rare, min_u=config.term_frequency.min_u, training=training)
 

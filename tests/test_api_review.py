@@ -67,9 +67,12 @@ def test_the_queue_puts_pairs_that_would_change_a_status_first(api):
     client, as_, _ = api
     items = client.get("/v1/review/queue", params={"limit": 500}, headers=as_["steward"]).json()["items"]
     scores = [i["impact"]["score"] for i in items]
-    assert scores == sorted(scores, reverse=True) and scores[0] == 2
-    first = items[0]
-    assert first["impact"]["changes_status"] and "UNENROLLED" in (first["impact"]["status_l"], first["impact"]["status_r"])
+    assert scores == sorted(scores, reverse=True) and len(set(scores)) > 1
+    # The sample's one pair that would have changed a survey target (a valid number one typo away from
+    # an enrolment's) is one person since issue 16 §2; the conflict it flags still outranks a pair that
+    # changes nothing. The ranking of a death and a survey target is tested on OpenPair itself.
+    pairs = [i for i in items if i["kind"] == "pair"]
+    assert all(p["impact"]["score"] == 0 for p in pairs if not p["impact"]["changes_status"])
     assert_error(client.get("/v1/review/queue", headers=as_["analyst"]), 403)
 
 

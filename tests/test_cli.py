@@ -60,3 +60,15 @@ def test_export_neo4j_writes_csvs_and_prints_the_import_command(sample_store: st
 def test_run_on_a_missing_folder_says_so_in_chinese(tmp_path: Path, capsys):
     assert main(["run", "--input", str(tmp_path / "nowhere"), "--store", str(tmp_path / "s")]) == 1
     assert "输入目录不存在" in capsys.readouterr().err
+
+
+def test_blocking_report_with_truth_lists_the_true_pairs_no_rule_finds(tmp_path, capsys):
+    from resolver.synth import generate
+
+    city = tmp_path / "city"
+    generate(300, 5, dt.date(2026, 11, 28), city)
+    assert main(["blocking-report", "--input", str(city), "--truth", str(city / "truth")]) == 0
+    printed = capsys.readouterr().out
+    assert "(all rules)" in printed and "name_birth_two_ids" in printed
+    assert "true pairs no rule brings together" in printed
+    assert "shares" in printed and "missed_pairs" in printed

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from resolver.cluster import SPLIT_REASON, assign_person_ids, cluster_nodes
+from resolver.cluster import ID_KEPT_REASON, SPLIT_REASON, assign_person_ids, cluster_nodes
 
 
 def clusters(n, terminal, edges, must=(), cannot=()):
@@ -26,13 +26,31 @@ def test_links_without_conflict_are_connected_components():
     assert result.conflict_reasons == {}
 
 
-def test_a_record_linked_to_two_id_numbers_joins_the_stronger_and_both_are_flagged():
-    # Nodes 0 and 1 hold two valid ID numbers; record 2 (no ID) links to both.
+def test_a_record_linked_to_two_id_numbers_joins_the_stronger_and_nobody_is_flagged():
+    # Nodes 0 and 1 hold two valid ID numbers; record 2 (no ID) links to both. After the split each
+    # person holds one number: no contradiction stays, the refused link only goes to review.
     result = clusters(3, [True, True, False], [(0, 2, 12.0), (1, 2, 25.0)])
     assert together(result, 1, 2) and not together(result, 0, 2)
+    assert result.conflict_reasons == {}
+    assert result.refused_edges.tolist() == [0]
+
+
+def test_a_link_refused_between_two_id_numbers_flags_both_persons():
+    result = clusters(3, [True, True, False], [(0, 2, 30.0), (1, 2, 25.0), (0, 1, 12.0)])
+    assert not together(result, 0, 1)
     assert set(result.conflict_reasons) == {result.labels[0], result.labels[1]}
     assert set(result.conflict_reasons.values()) == {SPLIT_REASON}
-    assert result.refused_edges.tolist() == [0]
+
+
+def test_an_id_join_keeps_two_numbers_together_flagged_unless_a_steward_splits_them():
+    joined = cluster_nodes(3, np.array([True, True, False]), np.array([0, 1]), np.array([1, 2]), np.array([30.0, 20.0]),
+                           lambda nodes: nodes, id_joins=(np.array([0]), np.array([1])))
+    assert together(joined, 0, 1) and together(joined, 1, 2)
+    assert set(joined.conflict_reasons.values()) == {ID_KEPT_REASON}
+    split = cluster_nodes(3, np.array([True, True, False]), np.array([0, 1]), np.array([1, 2]), np.array([30.0, 20.0]),
+                          lambda nodes: nodes, cannot_link=(np.array([0]), np.array([1])),
+                          id_joins=(np.array([0]), np.array([1])))
+    assert not together(split, 0, 1)
 
 
 def test_twins_linked_through_a_shared_record_are_never_merged():

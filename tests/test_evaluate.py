@@ -60,6 +60,14 @@ def export_and_truth():
 def test_merged_twins_are_counted():
     result = evaluate(*export_and_truth())
     assert result.hard_cases["twin_clusters_merged"] == 1
+    assert result.hard_cases["namesake_clusters_merged"] == 0
+
+
+def test_merged_namesakes_are_counted():
+    links, persons, truth_records, truth_persons = export_and_truth()
+    truth_persons["hard_case"] = ["", "common_name_birthday", "common_name_birthday", ""]
+    result = evaluate(links, persons, truth_records, truth_persons)
+    assert result.hard_cases["namesake_clusters_merged"] == 1 and result.hard_cases["twin_clusters_merged"] == 0
     assert result.hard_cases["unflagged_clusters_with_two_id_holders"] == 1
 
 
@@ -109,3 +117,25 @@ def test_pairs_of_two_different_valid_numbers_can_be_left_out_of_the_scores():
     within_rules = pairwise_scores(predicted, truth, apart=trusted_id)
     assert (plain.true_pairs, plain.true_positive_pairs) == (3, 1)
     assert (within_rules.predicted_pairs, within_rules.true_pairs, within_rules.true_positive_pairs) == (1, 2, 1)
+
+
+def test_survey_target_precision_conflict_and_deceased_figures():
+    """A funeral record left as its own person: the dead stays a survey target (UNENROLLED precision and
+    DECEASED recall fall); a CONFLICT flag counts as right only on a person whose truth has it."""
+    links = pd.DataFrame({
+        "source": ["police_resident", "civil_funeral", "police_resident", "si_enrolment", "police_resident"],
+        "record_id": ["1", "1", "2", "2", "3"],
+        "person_id": ["P1", "P9", "P2", "P2", "P3"],
+    })
+    persons = pd.DataFrame({"person_id": ["P1", "P9", "P2", "P3"],
+                            "status": ["UNENROLLED", "DECEASED", "ENROLLED", "UNENROLLED"],
+                            "flags": ["", "", "CONFLICT", "CONFLICT"]})
+    truth_records = links.assign(person_id=["p1", "p1", "p2", "p2", "p3"])
+    truth_persons = pd.DataFrame({"person_id": ["p1", "p2", "p3"], "status": ["DECEASED", "ENROLLED", "UNENROLLED"],
+                                  "flags": ["", "CONFLICT", ""]})
+    targets = evaluate(links, persons, truth_records, truth_persons).targets
+    assert targets["unenrolled_precision"] == pytest.approx(1 / 2)     # P1 is dead, P3 is a true target
+    assert targets["deceased_recall"] == 0.0                            # p1's main person P1 is not DECEASED
+    assert targets["conflict_precision"] == pytest.approx(1 / 2)       # P2 right, P3 wrong
+    assert targets["conflict_recall"] == 1.0
+    assert "conflict_precision" in format_evaluation(evaluate(links, persons, truth_records, truth_persons))

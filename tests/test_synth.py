@@ -19,6 +19,7 @@ from resolver.errors import ConfigError
 from resolver.schema import SOURCES
 from resolver.synth import generate, load_rates
 from resolver.synth.identity import (
+    with_keyed_wrong_sequence,
     check_character, is_valid, make_id_numbers, to_legacy_15, with_valid_typo, with_wrong_check,
 )
 from resolver.synth.population import build_population
@@ -345,6 +346,53 @@ def test_a_valid_id_typo_makes_the_person_a_conflict(persons):
     typo = persons[persons["hard_case"].str.contains("valid_id_typo")]
     assert len(typo) >= 2
     assert typo["flags"].str.contains("CONFLICT").all()
+
+
+def test_a_keyed_wrong_sequence_code_is_a_valid_number_two_digits_away():
+    rng = np.random.default_rng(3)
+    original = "120104197001011239"
+    for _ in range(50):
+        wrong = with_keyed_wrong_sequence(original, rng)
+        assert is_valid(wrong) and wrong[:14] == original[:14] and wrong[16] == original[16]
+        assert wrong[14] != original[14] and wrong[15] != original[15]
+
+
+ID_HEADERS = ("公民身份号码", "身份证号", "身份证号码", "社会保障号码", "证件号码", "身份证件号")
+
+
+def _delivered_ids(tables) -> set[str]:
+    return {str(v).strip().upper() for h in ID_HEADERS for v in _column(tables, h) if v}
+
+
+def test_keyed_wrong_numbers_are_delivered_beside_the_true_one(persons, tables):
+    keyed = persons[persons["hard_case"].str.contains("valid_id_keyed_wrong")]
+    assert len(keyed) >= 2
+    delivered = _delivered_ids(tables)
+    for number in keyed["id_number"]:
+        assert any(is_valid(d) and d != number and d[:14] == number[:14] and d[16] == number[16]
+                   and d[14] != number[14] and d[15] != number[15] for d in delivered)
+    # The truth knows: the person holds two valid numbers, so the status rules flag CONFLICT.
+    assert keyed["flags"].str.contains("CONFLICT").all()
+
+
+def test_a_household_members_number_is_carried_under_another_name(persons, city, tables):
+    borrowed = persons[persons["hard_case"].str.contains("household_member_number")]
+    assert len(borrowed) >= 2
+    assert borrowed["flags"].str.contains("CONFLICT").all()
+    records = pd.read_csv(city / "truth" / "records.csv", dtype=str)
+    delivered = {}
+    for name, rows in tables.items():
+        at = [rows[0].index(h) for h in ID_HEADERS if h in rows[0]]
+        if at:
+            source = name.rsplit("_", 1)[0]
+            delivered.update({(source, str(row[0])): str(row[at[0]]).strip().upper() for row in rows[1:]})
+    records["number"] = [delivered.get((s, r)) for s, r in zip(records["source"], records["record_id"])]
+    holder = persons.set_index("id_number")
+    for person in borrowed.itertuples():
+        numbers = set(records.loc[records["person_id"] == person.person_id, "number"].dropna())
+        others = [n for n in numbers if n in holder.index and n != person.id_number]
+        assert others, person.person_id
+        assert all(holder.loc[n, "name"] != person.name for n in others)
 
 
 def test_foreign_workers_have_passports_and_latin_names(persons, tables):

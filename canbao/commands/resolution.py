@@ -99,7 +99,7 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_blocking_report(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from resolver.blocking import blocking_report, candidate_pairs
+    from resolver.blocking import blocking_report, candidate_pairs, missed_true_pairs
     from resolver.compare import prepare_features
     from resolver.ingest import ingest_folder
     from resolver.matching_config import load_matching_config
@@ -112,8 +112,15 @@ def cmd_blocking_report(args: argparse.Namespace) -> int:
         truth = records[["source", "record_id"]].merge(truth_records, how="left", on=["source", "record_id"])[
             "person_id"]
     features = prepare_features(records.reset_index(drop=True))
-    report = blocking_report(candidate_pairs(features, config), features, truth)
+    pairs = candidate_pairs(features, config)
+    report = blocking_report(pairs, features, truth)
     print(report.to_string(index=False))
+    if args.truth:
+        missed = missed_true_pairs(pairs, features, truth, config, records["source"].to_numpy(dtype=object))
+        print()
+        print("未被任何规则配对的真实配对，按共同点分组 true pairs no rule brings together, by what their records share"
+              f" ({int(report['true_pairs_needed'].iat[0] - report['true_pairs_covered'].iat[-1]):,} in all)")
+        print(missed.to_string(index=False) if len(missed) else "  (无 none)")
     return 0
 
 

@@ -17,7 +17,7 @@ from resolver.synth.extracts import (
     ADDRESS, CERT_TYPE, DATE, GENDER, ID, MONEY, NAME, PASSPORT, PERIOD, PHONE, SPEC_HEADERS, TEXT, SourceRows,
     zero_padded,
 )
-from resolver.synth.identity import to_legacy_15, with_valid_typo, with_wrong_check
+from resolver.synth.identity import to_legacy_15, with_keyed_wrong_sequence, with_valid_typo, with_wrong_check
 from resolver.synth.places import AddressBook
 from resolver.synth.population import DOTTED, HAN, LATIN, Population
 from resolver.synth.rates import SynthRates
@@ -25,10 +25,12 @@ from resolver.synth.rates import SynthRates
 _FULLWIDTH = str.maketrans("0123456789X", "０１２３４５６７８９Ｘ")
 _EXCEL_EPOCH = np.datetime64("1899-12-30", "D")
 
-# ID variants; the last two are planted per person (hard cases), the rest drawn per record.
+# ID variants; VALID_TYPO, KEYED_WRONG and HOUSEHOLD_NUMBER (and some EMPTY) are planted per person
+# (hard cases), the rest drawn per record.
 CLEAN, EMPTY, WRONG_CHECK, FULLWIDTH, SPACED, LEGACY_15, LOWERCASE_X, VALID_TYPO = (
     "clean", "empty", "wrong_check_digit", "fullwidth", "spaced", "legacy_15", "lowercase_x", "valid_typo",
 )
+KEYED_WRONG, HOUSEHOLD_NUMBER = "keyed_wrong_sequence", "household_member_number"
 
 
 @dataclass
@@ -69,9 +71,10 @@ def _spaced(number: str, rng: np.random.Generator) -> str:
 
 def render_ids(
     id_numbers: np.ndarray, passports: np.ndarray, birth_years: np.ndarray, empty_rate: float,
-    forced: np.ndarray, rates: SynthRates, rng: np.random.Generator,
+    forced: np.ndarray, rates: SynthRates, rng: np.random.Generator, forced_numbers: np.ndarray | None = None,
 ) -> RenderedIds:
-    """ID column text per row; ``forced`` holds planted variants (VALID_TYPO / EMPTY) or ''."""
+    """ID column text per row; ``forced`` holds planted variants (VALID_TYPO, KEYED_WRONG, HOUSEHOLD_NUMBER,
+    EMPTY) or ''; ``forced_numbers`` the number a HOUSEHOLD_NUMBER row carries (another member's)."""
     r = rates.dirty.id_number
     count = len(id_numbers)
     raw = id_numbers.copy()
@@ -110,6 +113,12 @@ def render_ids(
             raw[index] = number.lower()
         elif kind == VALID_TYPO:
             raw[index] = canonical[index] = with_valid_typo(number, rng)
+        elif kind == KEYED_WRONG:
+            raw[index] = canonical[index] = with_keyed_wrong_sequence(number, rng)
+        elif kind == HOUSEHOLD_NUMBER:
+            if forced_numbers is None or not forced_numbers[index]:
+                raise ValueError("a household-member number was planted without the number")
+            raw[index] = canonical[index] = forced_numbers[index]
 
     other = ~resident & (passports != "")
     lowered = other & (rng.random(count) < r.passport_lowercase)
@@ -299,6 +308,7 @@ def render_money(values: np.ndarray) -> np.ndarray:
 def render_source(
     rows: SourceRows, pop: Population, rates: SynthRates, forced_ids: np.ndarray,
     district_names: dict[str, tuple[str, str]], xlsx: bool, rng: np.random.Generator,
+    forced_numbers: np.ndarray | None = None,
 ) -> RenderedSource:
     """All columns of a source as delivered: record id first, then the spec's columns in order."""
     persons = rows.person
@@ -314,7 +324,8 @@ def render_source(
         if kind == NAME:
             data[header], name_variant = render_names(persons, pop, rates, rng)
         elif kind == ID:
-            ids = render_ids(pop.id_number[persons], pop.passport[persons], years, empty_rate, forced_ids, rates, rng)
+            ids = render_ids(pop.id_number[persons], pop.passport[persons], years, empty_rate, forced_ids, rates, rng,
+                             forced_numbers)
             data[header] = ids.raw
         elif kind == PASSPORT:
             ids = render_ids(np.full(len(persons), "", dtype=object), pop.passport[persons], years, 0.0,

@@ -23,7 +23,7 @@ from resolver.divisions import load_divisions
 from resolver.errors import ConfigError
 from resolver.synth import extracts as ex
 from resolver.synth.corrupt import (
-    EMPTY, LEGACY_15, VALID_TYPO, RenderedSource, add_extra_columns, damage_record_ids, plant_bad_rows, render_source,
+    EMPTY, HOUSEHOLD_NUMBER, KEYED_WRONG, LEGACY_15, VALID_TYPO, RenderedSource, add_extra_columns, damage_record_ids, plant_bad_rows, render_source,
 )
 from resolver.synth.population import FOREIGN_WORKER, Population, build_population
 from resolver.synth.rates import SynthRates, load_rates
@@ -101,14 +101,25 @@ def build_sources(pop: Population, rates: SynthRates, as_of: dt.date, seed: int)
     return sources
 
 
+@dataclass(frozen=True)
+class PlantedIds:
+    """Per source, the ID variant forced on each row ('' = none) and, for HOUSEHOLD_NUMBER rows, the number."""
+
+    variant: dict[str, np.ndarray]
+    number: dict[str, np.ndarray]
+
+
 def plant_identity_cases(sources: list[ex.SourceRows], pop: Population, rates: SynthRates,
-                         rng: np.random.Generator) -> dict[str, np.ndarray]:
+                         rng: np.random.Generator) -> PlantedIds:
     """Per source, the ID variant forced on each row: a different valid number, or no number at all.
 
     Only persons with two or more ID-bearing rows are chosen, so that the other rows still
     carry the true number (a typo on someone's only record is undetectable by design).
+    A household-member number is the valid number of another member of the person's household
+    (a form filled in with the wrong card); only persons with such a member are chosen for it.
     """
     forced = {rows.source: np.full(len(rows), "", dtype=object) for rows in sources}
+    numbers = {rows.source: np.full(len(rows), "", dtype=object) for rows in sources}
     id_sources = [rows for rows in sources
                   if any(c.kind == ex.ID for c in rows.columns.values())]
     person = np.concatenate([rows.person for rows in id_sources])
@@ -122,16 +133,35 @@ def plant_identity_cases(sources: list[ex.SourceRows], pop: Population, rates: S
     eligible = np.flatnonzero(counts >= 2)
     rng.shuffle(eligible)
     minimum = rates.hard_cases.minimum_each
+    # Another member with a resident number, per person (-1 when none): the next one in the household, cyclically.
+    holders = np.flatnonzero(pop.id_number != "")
+    holders = holders[np.lexsort((holders, pop.household[holders]))]
+    new_household = np.r_[True, pop.household[holders[1:]] != pop.household[holders[:-1]]]
+    first_holder = np.flatnonzero(new_household)
+    group = np.cumsum(new_household) - 1
+    size = np.diff(np.r_[first_holder, len(holders)])[group]
+    following = first_holder[group] + (np.arange(len(holders)) - first_holder[group] + 1) % size
+    member = np.full(len(pop), -1, dtype=np.int64)
+    member[holders] = np.where(size > 1, holders[following], -1)
     cursor = 0
-    for variant, rate in ((VALID_TYPO, rates.hard_cases.valid_id_typo), (EMPTY, rates.hard_cases.missing_id)):
-        wanted = min(len(eligible) - cursor, max(minimum, int(round(rate * len(pop)))))
-        chosen = eligible[cursor: cursor + wanted]
-        cursor += wanted
+    plan = ((VALID_TYPO, rates.hard_cases.valid_id_typo), (EMPTY, rates.hard_cases.missing_id),
+            (KEYED_WRONG, rates.hard_cases.valid_id_keyed_wrong),
+            (HOUSEHOLD_NUMBER, rates.hard_cases.household_member_number))
+    for variant, rate in plan:
+        pool = eligible[cursor:]
+        if variant == HOUSEHOLD_NUMBER:
+            pool = pool[member[pool] >= 0]
+        wanted = min(len(pool), max(minimum, int(round(rate * len(pop)))))
+        chosen = pool[:wanted]
+        cursor += wanted if variant != HOUSEHOLD_NUMBER else 0
         starts = np.searchsorted(person, chosen)
         picks = starts + (rng.random(len(chosen)) * counts[chosen]).astype(np.int64)
-        for source_index, row_index in zip(which[picks], row[picks]):
-            forced[id_sources[source_index].source][row_index] = variant
-    return forced
+        for source_index, row_index, owner in zip(which[picks], row[picks], chosen):
+            source = id_sources[source_index].source
+            forced[source][row_index] = variant
+            if variant == HOUSEHOLD_NUMBER:
+                numbers[source][row_index] = pop.id_number[member[owner]]
+    return PlantedIds(variant=forced, number=numbers)
 
 
 @dataclass(frozen=True)
@@ -202,7 +232,8 @@ def write_file(plan: FilePlan, rendered: RenderedSource, pop: Population, rates:
     person = rows.person[order]
     variants = rendered.ids.variant[order]
     chinese = pop.group[person] != FOREIGN_WORKER
-    for tag, variant in (("valid_id_typo", VALID_TYPO), ("missing_id", EMPTY), ("legacy_id_15", LEGACY_15)):
+    for tag, variant in (("valid_id_typo", VALID_TYPO), ("missing_id", EMPTY), ("legacy_id_15", LEGACY_15),
+                         ("valid_id_keyed_wrong", KEYED_WRONG), ("household_member_number", HOUSEHOLD_NUMBER)):
         tally.tags[tag][person[accepted & chinese & (variants == variant)]] = True
     tally.id_variants.update(variants[accepted].tolist())
     tally.name_variants.update(rendered.name_variant[order][accepted].tolist())
@@ -248,7 +279,8 @@ def generate(
     for rows in sources:
         rng = _stream(seed, f"render:{rows.source}")
         xlsx = rows.source in rates.files.xlsx_sources
-        rendered = render_source(rows, pop, rates, forced[rows.source], district_names, xlsx, rng)
+        rendered = render_source(rows, pop, rates, forced.variant[rows.source], district_names, xlsx, rng,
+                                 forced.number[rows.source])
         for plan in (p for p in plans if p.rows is rows):
             write_file(plan, rendered, pop, rates, out_dir, as_of, rng, tally)
             progress(f"写入 wrote {plan.name}: {tally.files[-1].rows:,} 行 rows ({tally.files[-1].encoding})")

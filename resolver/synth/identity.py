@@ -71,6 +71,16 @@ def with_valid_typo(id_number: str, rng: np.random.Generator) -> str:
     return body + check_character(body)
 
 
+def with_keyed_wrong_sequence(id_number: str, rng: np.random.Generator) -> str:
+    """Another valid number whose sequence (order) code was keyed wrong: its first two digits both
+    differ, the gender digit is kept and the check digit recomputed (two substitutions apart, so no
+    single-typo neighbourhood finds it)."""
+    first = (int(id_number[14]) + int(rng.integers(1, 10))) % 10
+    second = (int(id_number[15]) + int(rng.integers(1, 10))) % 10
+    body = id_number[:14] + str(first) + str(second) + id_number[16]
+    return body + check_character(body)
+
+
 def with_wrong_check(id_number: str, rng: np.random.Generator) -> str:
     """A one-character typo that breaks the check digit (a mistyped check or order-code digit)."""
     if rng.random() < 0.5:

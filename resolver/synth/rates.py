@@ -102,6 +102,8 @@ class HardCaseRates(_Strict):
     twin_pairs: Share
     common_name_groups: Share
     valid_id_typo: Share
+    valid_id_keyed_wrong: Share
+    household_member_number: Share
     missing_id: Share
     minority_dot_names: Share
 

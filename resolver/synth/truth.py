@@ -24,7 +24,7 @@ PERSON_COLUMNS = [
 # Order of hard-case tags in persons.csv.
 HARD_CASE_TAGS: tuple[str, ...] = (
     "twin", "common_name_birthday", "valid_id_typo", "missing_id", "legacy_id_15", "legacy_area_code",
-    "foreign_passport", "minority_dot_name", "rare_character",
+    "foreign_passport", "minority_dot_name", "rare_character", "valid_id_keyed_wrong", "household_member_number",
 )
 _DATE_COLUMNS = ("permit_valid_until", "prison_entry_date", "prison_release_date", "death_date", "survey_date")
 
