@@ -435,23 +435,68 @@ def arrears_rows(records: pd.DataFrame, person_ids: pd.Index | list[str], as_of:
                  policy: ContributionPolicy) -> pd.DataFrame:
     """One row per owed scheme of the given persons (ARREARS_COLUMNS), from their si_enrolment records.
 
-    Every row is ``estimate_arrears`` of that person; identical scheme records (same scheme,
-    state, payer and last paid month) are estimated once.
+    Every row is ``estimate_arrears`` of that person: the owed records are chosen as ``owed_schemes``
+    chooses them, by column operations (no loop over persons), and each distinct (scheme, state,
+    payer, last paid month) is estimated once by ``estimate_scheme``. Rows by person, pension first.
     """
-    wanted = set(person_ids)
-    enrolments = records[(records["source"] == "si_enrolment").to_numpy() & records["person_id"].isin(wanted).to_numpy()]
-    cache: dict[tuple, SchemeEstimate] = {}
-    rows = []
-    for person_id, own in enrolments.groupby("person_id", sort=True):
-        for record in owed_schemes(scheme_records(own)):
-            key = (record.scheme, record.state, bool(record.employer), record.last_paid)
-            if key not in cache:
-                cache[key] = estimate_scheme(record, as_of, policy)
-            part = cache[key]
-            rows.append((person_id, part.scheme, part.state, part.payer, part.last_paid, part.months_owed,
-                         part.months_beyond_window, float(part.total_low), float(part.total_high), part.complete_low,
-                         part.complete_high, "；".join(part.missing)))
-    return pd.DataFrame(rows, columns=list(ARREARS_COLUMNS))
+    wanted = (records["source"] == "si_enrolment").to_numpy() & records["person_id"].isin(set(person_ids)).to_numpy()
+    owed = _owed_records(records.loc[wanted])
+    keys = owed[["scheme", "state", "with_employer", "last_paid"]].drop_duplicates()
+    parts = [estimate_scheme(SchemeRecord(k.scheme, k.state, "单位" if k.with_employer else None, None, k.last_paid, ""),
+                             as_of, policy) for k in keys.itertuples(index=False)]
+    figures = keys.assign(
+        payer=[p.payer for p in parts], months_owed=[p.months_owed for p in parts],
+        months_beyond_window=[p.months_beyond_window for p in parts],
+        total_low=[float(p.total_low) for p in parts], total_high=[float(p.total_high) for p in parts],
+        complete_low=[p.complete_low for p in parts], complete_high=[p.complete_high for p in parts],
+        missing=["；".join(p.missing) for p in parts])
+    rows = owed.merge(figures, on=["scheme", "state", "with_employer", "last_paid"], how="left", sort=False)
+    return rows.astype({"months_owed": "int64", "months_beyond_window": "int64", "total_low": "float64",
+                        "total_high": "float64", "complete_low": bool, "complete_high": bool})[list(ARREARS_COLUMNS)]
+
+
+def _texts(column: pd.Series) -> pd.Series:
+    """``_text`` of every value (object dtype, None when empty), computed once per distinct value."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    texts = np.array([None] + [_text(u) for u in uniques], dtype=object)
+    return pd.Series(texts[codes + 1], index=column.index, dtype=object)
+
+
+def _owed_records(enrolments: pd.DataFrame) -> pd.DataFrame:
+    """Per person, ``owed_schemes`` of its si_enrolment records, as columns: person_id, scheme, state,
+    with_employer, last_paid (the record's text, None when empty).
+
+    Same choice as owed_schemes: a pension or medical family with a 正常参保 record owes nothing; else
+    its interrupted or lapsed record paid latest (暂停缴费 before 终止参保), ties in scheme_records'
+    order (scheme order, then record key).
+    """
+    def column(name: str) -> pd.Series:
+        if name in enrolments.columns:
+            return _texts(enrolments[name])
+        return pd.Series([None] * len(enrolments), index=enrolments.index, dtype=object)
+
+    frame = pd.DataFrame({
+        "person_id": enrolments["person_id"].to_numpy(),
+        "record_key": enrolments["record_key"].astype(str).to_numpy(),
+        "scheme": column("insurance_type").fillna("未知险种").to_numpy(),
+        "state": column("enrolment_status").fillna("未知").to_numpy(),
+        "with_employer": column("employer_name").notna().to_numpy(),
+        "last_paid": column("last_payment_period").to_numpy(),
+    })
+    family = {**{s: 0 for s in PENSION_SCHEMES}, **{s: 1 for s in MEDICAL_SCHEMES}}
+    frame["family"] = frame["scheme"].map(family)
+    frame = frame[frame["family"].notna()].astype({"family": "int64"})
+    paid = pd.factorize(frame["last_paid"])
+    months = np.array([parse_period(u) for u in paid[1]] + [None], dtype=object)[paid[0]]
+    frame["paid_key"] = np.array([m or -1 for m in months], dtype="int64")   # as owed_schemes: `or -1`
+    frame["suspended"] = (frame["state"] == SUSPENDED).to_numpy()
+    frame["scheme_order"] = frame["scheme"].map({s: i for i, s in enumerate(SCHEMES)}).astype("int64")
+    normal = frame.assign(normal=frame["state"] == NORMAL).groupby(["person_id", "family"])["normal"].transform("any")
+    owing = frame[~normal.to_numpy() & frame["state"].isin(OWING_STATES).to_numpy()]
+    chosen = owing.sort_values(["person_id", "family", "paid_key", "suspended", "scheme_order", "record_key"],
+                               ascending=[True, True, False, False, True, True], kind="stable")
+    chosen = chosen.drop_duplicates(["person_id", "family"], keep="first")
+    return chosen[["person_id", "scheme", "state", "with_employer", "last_paid"]].reset_index(drop=True)
 
 
 # ── The survey team's list for art. 26 (`canbao arrears`) ─────────────────────────────

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,9 @@ from resolver.landing import Landing, discard_leftovers, run_lock
 from resolver.runs import RunEntry, record_run, run_index_file
 from resolver.state import ResolverState, has_state, load_state, save_state, state_records, write_parquet
 from resolver.status import STATUS_ORDER, PersonCodes, status_table, take_column
+
+if TYPE_CHECKING:
+    from resolver.arrears import ContributionPolicy
 
 Progress = Callable[[str], None]
 # Called with a stage's name as it ends: "ingest", "resolve.<sub-stage>", "status", "graph", "save"
@@ -185,15 +189,21 @@ def build_persons(records: pd.DataFrame, as_of: dt.date, conflicts: dict[str, st
     return joined.reset_index()
 
 
-def person_arrears_low(records: pd.DataFrame, persons: pd.DataFrame, as_of: dt.date) -> pd.Series:
+def person_arrears_low(records: pd.DataFrame, persons: pd.DataFrame, as_of: dt.date,
+                       policy: ContributionPolicy | None = None) -> pd.Series:
     """Per interrupted or lapsed person (index = person_id), the back-payment estimate at the lowest base
-    (resolver/arrears.py; the known part when a figure is missing): the monthly report sums it (art. 36)."""
+    (resolver/arrears.py; the known part when a figure is missing): the monthly report sums it (art. 36).
+    ``policy`` defaults to config/contributions.yaml."""
     from resolver.arrears import ARREARS_FLAGS, arrears_rows, load_contribution_policy
 
     flags = persons["flags"].fillna("").astype(str)
     owing = persons.index[flags.str.contains("|".join(ARREARS_FLAGS), regex=True).to_numpy()]
-    rows = arrears_rows(records, owing, as_of, load_contribution_policy())
-    return rows.groupby("person_id")["total_low"].sum() if len(rows) else pd.Series(dtype=float)
+    rows = arrears_rows(records, owing, as_of, policy or load_contribution_policy())
+    if not len(rows):
+        return pd.Series(dtype=float)
+    # Summed in whole fen, as estimate_arrears sums decimals: the column equals float(total_low) exactly.
+    cents = rows["total_low"].mul(100).round().astype("int64")
+    return cents.groupby(rows["person_id"], sort=True).sum() / 100
 
 
 def _write_parquet(frame: pd.DataFrame, columns: list[str], path: Path) -> None:

@@ -169,3 +169,67 @@ def test_a_bad_policy_file_is_refused_with_the_key(tmp_path, change, message):
     with pytest.raises(ConfigError, match=message) as raised:
         load_contribution_policy(path)
     assert str(path) in str(raised.value)
+
+
+def _enrolment(person: str, key: str, scheme, state, last_paid, employer=None) -> dict:
+    return {"person_id": person, "source": "si_enrolment", "record_key": f"si_enrolment:{key}", "insurance_type": scheme,
+            "enrolment_status": state, "employer_name": employer, "first_enrolment_date": pd.NaT,
+            "last_payment_period": last_paid}
+
+
+def test_the_list_rows_choose_the_owed_record_as_the_person_estimate_does():
+    # Ties and odd values, where a bulk choice could differ from owed_schemes: each person's rows must be
+    # estimate_arrears of that person, scheme by scheme.
+    records = pd.DataFrame([
+        # tie on the month: scheme order decides (企业职工 before 城乡居民); medical: 暂停缴费 before 终止参保
+        _enrolment("P1", "a", "城乡居民基本养老保险", "暂停缴费", "202510"),
+        _enrolment("P1", "b", "企业职工基本养老保险", "暂停缴费", "202510"),
+        _enrolment("P1", "c", "职工基本医疗保险", "终止参保", "202509", employer="某厂"),
+        _enrolment("P1", "d", "职工基本医疗保险", "暂停缴费", "202509"),
+        # blanks are absent (a blank unit: flexible), a normally paid family owes nothing
+        _enrolment("P2", "e", " 企业职工基本养老保险 ", "终止参保", " 202505 ", employer="  "),
+        _enrolment("P2", "f", "职工基本医疗保险", "暂停缴费", "202509"),
+        _enrolment("P2", "g", "城乡居民基本医疗保险", "正常参保", "202611"),
+        # no readable month on either: 暂停缴费 wins; a later month on a 正常参保 record elsewhere is no arrears
+        _enrolment("P3", "h", "企业职工基本养老保险", "终止参保", "2025-13"),
+        _enrolment("P3", "i", "企业职工基本养老保险", "暂停缴费", None),
+        # the same scheme, state and month twice: the first record key decides whether a unit pays
+        _enrolment("P4", "k", "企业职工基本养老保险", "暂停缴费", "202512", employer="某建筑公司"),
+        _enrolment("P4", "j", "企业职工基本养老保险", "暂停缴费", "202512"),
+        # schemes outside the two families, an unknown one, and a month given as a number
+        _enrolment("P5", "l", "失业保险", "暂停缴费", "202501"),
+        _enrolment("P5", "m", None, "暂停缴费", "202501"),
+        _enrolment("P5", "n", "城乡居民基本医疗保险", "终止参保", 202412),
+        {"person_id": "P5", "source": "police_resident", "record_key": "police_resident:r"},
+    ])
+    as_of, policy = dt.date(2026, 2, 15), _policy(y2026=_year(9000, 5400, 27000, medical=380))
+    rows = arrears_rows(records, ["P1", "P2", "P3", "P4", "P5"], as_of, policy)
+    expected = []
+    for person_id, own in records.groupby("person_id", sort=True):
+        for s in estimate_arrears(scheme_records(own), as_of, policy).schemes:
+            expected.append((person_id, s.scheme, s.state, s.payer, s.last_paid, s.months_owed, float(s.total_low),
+                             float(s.total_high), s.complete_low, s.complete_high, "；".join(s.missing)))
+    got = [(r.person_id, r.scheme, r.state, r.payer, r.last_paid, r.months_owed, r.total_low, r.total_high,
+            r.complete_low, r.complete_high, r.missing) for r in rows.itertuples()]
+    assert got == expected
+    assert [(r[0], r[1], r[2], r[3]) for r in got] == [
+        ("P1", "企业职工基本养老保险", "暂停缴费", "灵活就业"), ("P1", "职工基本医疗保险", "暂停缴费", "灵活就业"),
+        ("P2", "企业职工基本养老保险", "终止参保", "灵活就业"),
+        ("P3", "企业职工基本养老保险", "暂停缴费", "灵活就业"),
+        ("P4", "企业职工基本养老保险", "暂停缴费", "灵活就业"),
+        ("P5", "城乡居民基本医疗保险", "终止参保", "城乡居民个人")]
+    assert got[2][4] == "202505" and got[3][4] is None and got[5][4] == "202412"
+
+
+def test_a_persons_bulk_total_is_the_decimal_sum_not_a_float_sum():
+    # 0.20 + 0.10 yuan (resident pension tier + resident medical, 2026): 0.3 exactly, as estimate_arrears adds
+    # decimals, not 0.30000000000000004 as two floats would add.
+    from resolver.pipeline import person_arrears_low
+
+    policy = _policy(y2026=_year(9000, 5400, 27000, tiers=[0.2], medical=0.1))
+    records = pd.DataFrame([_enrolment("P1", "a", "城乡居民基本养老保险", "暂停缴费", "202512"),
+                            _enrolment("P1", "b", "城乡居民基本医疗保险", "终止参保", "202512")])
+    persons = pd.DataFrame({"flags": ["INTERRUPTED|LAPSED"]}, index=pd.Index(["P1"], name="person_id"))
+    bulk = person_arrears_low(records, persons, dt.date(2026, 3, 1), policy)
+    assert estimate_arrears(scheme_records(records), dt.date(2026, 3, 1), policy).total_low == "0.30"
+    assert bulk.to_dict() == {"P1": 0.3}

@@ -211,6 +211,45 @@ def test_a_steward_decides_two_items_by_mouse_and_keyboard_and_the_graph_changes
     assert loaded and all(urlparse(url).netloc == urlparse(served.base).netloc for url in loaded), loaded
 
 
+def _paid_month(text: str | None) -> str:
+    return "—" if not text else (f"{text[:4]}-{text[4:]}" if re.fullmatch(r"\d{6}", text) else text)
+
+
+@needs_browser
+def test_each_persons_schemes_are_shown_beside_the_pair(served, browser):
+    queue = served.get("/v1/review/queue", limit=200)["items"]
+    # The first pair whose persons hold si_enrolment records (the sample has such persons).
+    found = None
+    for item in (i for i in queue if i["kind"] == "pair"):
+        detail = served.get(f"/v1/review/{item['item_id']}")
+        if any(p["schemes"] for p in detail["persons"]):
+            found = item, detail
+            break
+    assert found is not None, "no pair of the sample's queue has a person with si_enrolment records"
+    item, detail = found
+
+    _open(browser, served)
+    _sign_in(browser, served.token)
+    _wait(browser, lambda d: len(d.find_elements("css selector", "#queue-list li")) > 0, "the queue did not load")
+    _wait(browser, lambda d: _current(d) is not None and d.find_element("id", "item-body").get_attribute("data-item"),
+          "the first item did not open")
+    browser.find_element("css selector", f'#queue-list li[data-item="{item["item_id"]}"]').click()
+    _wait(browser, lambda d: _item_shown(d, item["item_id"]), "the pair did not open")
+
+    for person in detail["persons"]:
+        person_id = person["person"]["person_id"]
+        panel = browser.find_element("css selector", f'#schemes-body .person-panel[data-person="{person_id}"]')
+        assert panel.is_displayed(), f"the panel of {person_id} is hidden"
+        rows = [[td.text for td in tr.find_elements("css selector", "td")]
+                for tr in panel.find_elements("css selector", "tbody tr")]
+        expected = [[s["scheme"], s["state"], s["first_enrolment"] or "—", _paid_month(s["last_paid"])]
+                    for s in person["schemes"]]
+        assert rows == expected, f"{person_id}: {rows} != {expected}"
+        if not person["schemes"]:
+            assert "无社会保险参保记录" in panel.text
+    assert not browser.find_element("id", "error").is_displayed(), browser.find_element("id", "error").text
+
+
 @needs_browser
 def test_the_page_refuses_a_wrong_token_in_chinese(served, browser):
     _open(browser, served)

@@ -34,6 +34,7 @@ const LEVEL_CLASS = {
   same_street: "partial", same_district: "partial",
   different: "disagree", none_shared: "disagree", missing: "missing",
 };
+const SCHEME_STATE_CLASS = { 正常参保: "normal", 暂停缴费: "suspended", 终止参保: "terminated" };
 const DECISION_LABELS = { match: "同一人", not_match: "非同一人", unsure: "不确定" };
 const CONFLICT_LABELS = { match: "合并", not_match: "拆分", unsure: "不确定" };
 
@@ -261,6 +262,7 @@ function renderItem() {
     renderPair(detail);
   }
   renderOutcome(detail);
+  renderSchemes(detail);
   renderPersons(detail);
 }
 
@@ -440,6 +442,44 @@ function personOf(detail, personId) {
 
 function flagsText(p) {
   return p && p.person.status.flag_labels.length ? `　标记：${p.person.status.flag_labels.join("、")}` : "";
+}
+
+// Each person's schemes (GET /v1/review/{item} → persons[].schemes): scheme, state, first enrolment, last paid month.
+function renderSchemes(detail) {
+  const box = $("schemes-body");
+  box.replaceChildren();
+  const item = detail.item;
+  for (const p of detail.persons) {
+    const person = p.person;
+    const sides = [];
+    if (person.person_id === item.person_id_l) sides.push(item.kind === "conflict" ? "冲突人员" : "左侧");
+    if (person.person_id === item.person_id_r) sides.push("右侧");
+    const panel = el("div", { class: "person-panel", "data-person": person.person_id });
+    panel.append(el("h4", {}, sides.length ? `${sides.join("、")} · ` : "",
+      `人员 ${person.person_id}：${person.name || "（无名）"} `, statusChip(person.status.status, person.status.label)));
+    const schemes = p.schemes || [];
+    if (!schemes.length) {
+      panel.append(el("p", { class: "muted small" }, "无社会保险参保记录 (no si_enrolment record)"));
+    } else {
+      const tbody = el("tbody");
+      for (const s of schemes) {
+        tbody.append(el("tr", { "data-record": s.record_key },
+          el("td", {}, s.scheme),
+          el("td", {}, el("span", { class: `scheme-state ${SCHEME_STATE_CLASS[s.state] || ""}` }, s.state)),
+          el("td", { class: "num" }, s.first_enrolment || "—"),
+          el("td", { class: "num" }, paidMonth(s.last_paid))));
+      }
+      panel.append(el("table", { class: "schemes" }, el("thead", {}, el("tr", {},
+        el("th", {}, "险种"), el("th", {}, "参保状态"), el("th", {}, "首次参保"), el("th", {}, "最近缴费月份"))), tbody));
+    }
+    box.append(panel);
+  }
+}
+
+// YYYYMM as YYYY-MM; anything else (an unreadable month) as it stands.
+function paidMonth(text) {
+  if (!text) return "—";
+  return /^\d{6}$/.test(text) ? `${text.slice(0, 4)}-${text.slice(4)}` : text;
 }
 
 function renderPersons(detail) {
