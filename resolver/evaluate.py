@@ -279,6 +279,7 @@ def format_payment_flags(table: pd.DataFrame) -> str:
     for row in table.itertuples(index=False):
         lines.append(f"  {row.flag:<12} {row.true_persons:>9,} / {row.predicted_persons:>9,} / {row.both:>9,}  "
                      f"P {row.precision:.4f}  R {row.recall:.4f}  一致 {row.agreement:.5f}")
+    return "\n".join(lines)
 
 
 # ── Dispatch places (issue 16 §1): a section of its own ─────────────────────────────────

@@ -12,7 +12,7 @@ from api.security import Users
 from resolver.arrears import estimate_arrears, load_contribution_policy, scheme_records
 from resolver.pipeline import StoreLayout
 from resolver.runs import load_linked_records, load_persons
-from tests.test_api import AS_OF, assert_error, sample_store
+from test_api import AS_OF, assert_error, sample_store
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pandas as pd
 from resolver.arrears import ARREARS_FLAGS, arrears_rows, estimate_arrears, load_contribution_policy, scheme_records
 from resolver.pipeline import StoreLayout, person_arrears_low
 from resolver.runs import load_linked_records, load_persons
-from tests.test_api import AS_OF, sample_store
+from test_api import AS_OF, sample_store
 
 
 def test_every_owing_persons_bulk_estimate_is_the_per_person_estimate(tmp_path_factory):

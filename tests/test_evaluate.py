@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from resolver.evaluate import evaluate, format_evaluation, pairwise_scores
+from resolver.evaluate import (
+    PAYMENT_FLAGS, evaluate, format_evaluation, format_payment_flags, pairwise_scores, payment_flag_accuracy,
+)
 
 
 def brute_force(predicted: list, truth: list) -> tuple[int, int, int]:
@@ -139,3 +141,19 @@ def test_survey_target_precision_conflict_and_deceased_figures():
     assert targets["conflict_precision"] == pytest.approx(1 / 2)       # P2 right, P3 wrong
     assert targets["conflict_recall"] == 1.0
     assert "conflict_precision" in format_evaluation(evaluate(links, persons, truth_records, truth_persons))
+
+
+def test_the_payment_flag_section_lists_each_flag_with_its_precision_and_recall():
+    links = pd.DataFrame({"source": ["police_resident", "si_enrolment"], "record_id": ["1", "2"],
+                          "person_id": ["P1", "P2"]})
+    persons = pd.DataFrame({"person_id": ["P1", "P2"], "status": ["UNENROLLED", "ENROLLED"],
+                            "flags": ["LAPSED", "NO_PENSION|NO_MEDICAL"]})
+    truth_records = links.assign(person_id=["p1", "p2"])
+    truth_persons = pd.DataFrame({"person_id": ["p1", "p2"], "status": ["UNENROLLED", "ENROLLED"],
+                                  "flags": ["LAPSED", "NO_PENSION"]})
+    text = format_payment_flags(payment_flag_accuracy(links, persons, truth_records, truth_persons))
+    lines = text.splitlines()
+    assert lines[0].startswith("缴费标记 payment flags")
+    assert [line.split()[0] for line in lines[1:]] == list(PAYMENT_FLAGS)
+    no_medical = next(line for line in lines if line.split()[0] == "NO_MEDICAL")
+    assert "P 0.0000" in no_medical and "R 1.0000" in no_medical   # flagged, but the truth has no such flag
