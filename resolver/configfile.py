@@ -26,6 +26,8 @@ def config_text(path: Path | None, default_file: str) -> tuple[str, str]:
         return Path(path).read_text("utf-8"), str(path)
     except OSError as problem:
         raise ConfigError(f"{path}: 无法读取配置文件 (cannot read the configuration file): {problem.strerror}") from None
+    except UnicodeDecodeError as problem:
+        raise ConfigError(f"{path}: 配置文件应为 UTF-8 文本 (a configuration file must be UTF-8 text): {problem}") from None
 
 
 def parse_yaml(text: str, origin: str, error: type[ConfigError] = ConfigError) -> object:

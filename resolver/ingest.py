@@ -44,6 +44,7 @@ from resolver.standardise.names import name_row, standardise_names
 from resolver.standardise.phones import standardise_phones
 from resolver.standardise.province import parse_province
 from resolver.standardise.unique import ParallelMap, clean_text_within, map_unique_records
+from resolver.table_files import output_folder
 
 FILE_NAME = re.compile(r"^(?P<source>[a-z][a-z0-9_]*)_(?P<period>\d{6})\.(?:csv|xlsx)$", re.IGNORECASE)
 REJECTED_COLUMNS = ["source", "file", "line", "reason"]
@@ -715,7 +716,7 @@ def _count_per_file(reports: list[FileReport], records: pd.DataFrame, rejected: 
 
 def write_reports(result: IngestResult, out_dir: Path) -> None:
     """rejected.csv (the spec's contract), rejected_files.csv and quality.csv beside it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(out_dir)
     result.rejected.to_csv(out_dir / "rejected.csv", index=False, columns=REJECTED_COLUMNS)
     result.rejected_files.to_csv(out_dir / "rejected_files.csv", index=False, columns=REJECTED_FILE_COLUMNS)
     result.quality.to_csv(out_dir / "quality.csv", index=False, columns=QUALITY_COLUMNS)
