@@ -43,6 +43,11 @@ def exit_code(error: CanbaoError) -> int:
     return EXIT_FAILED
 
 
+def one_line(message: str) -> str:
+    """A message in one line (a foreign library's text may span several), its lines joined by ' | '."""
+    return " | ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
 def build_parser() -> argparse.ArgumentParser:
     load_command_modules()
     parser = Parser(
@@ -68,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except CanbaoError as error:
-        print(f"错误 error: {error}", file=sys.stderr)
+        print(f"错误 error: {one_line(str(error))}", file=sys.stderr)
         return exit_code(error)
 
 

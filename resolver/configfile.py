@@ -35,7 +35,15 @@ def parse_yaml(text: str, origin: str, error: type[ConfigError] = ConfigError) -
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as problem:
-        raise error(f"{origin}: 不是有效的 YAML (invalid YAML): {problem}") from None
+        raise error(f"{origin}: 不是有效的 YAML (invalid YAML): {_yaml_problem(problem)}") from None
+
+
+def _yaml_problem(problem: yaml.YAMLError) -> str:
+    """PyYAML's complaint in one line: where (line, column, 1-based) and what, without its drawing of the text."""
+    mark = getattr(problem, "problem_mark", None)
+    what = getattr(problem, "problem", None) or str(problem).splitlines()[0]
+    return f"第 {mark.line + 1} 行第 {mark.column + 1} 列 (line {mark.line + 1}, column {mark.column + 1}): {what}" \
+        if mark is not None else what
 
 
 def validate(model: type[Model], data: object, origin: str, what: str,
