@@ -59,8 +59,8 @@ def audit_read(args: argparse.Namespace, work_dir: Path, persons: Iterable[str],
     from resolver.errors import InputError
 
     if not Path(work_dir).is_dir():   # opening the audit database would create the folder of a mistyped --store
-        raise InputError(f"--store: {work_dir} 文件夹不存在 (no such store folder) — name the folder `canbao run` "
-                         "wrote, or run it first")
+        raise InputError(f"{work_dir}: 库中还没有运行结果，文件夹不存在 (no run in this store yet: no such folder) — "
+                         "check --store, or run `canbao run` into it first")
     database_file = Path(work_dir) / DATABASE_FILE
     try:
         append_cli_read(Database(database_file).transaction, args.command, getattr(args, "argv", [])[1:],
