@@ -135,3 +135,16 @@ def test_the_error_line_names_the_input(paths, capsys):
 ])
 def test_exit_codes_tell_a_mistake_from_a_failure_and_a_busy_store(error, code):
     assert exit_code(error) == code
+
+
+def test_a_busy_store_is_one_line_saying_retry_and_exit_code_75(tmp_path: Path, capsys):
+    from resolver.landing import run_lock
+    from resolver.pipeline import StoreLayout
+
+    store = tmp_path / "store"
+    store.mkdir()
+    with run_lock(StoreLayout.for_store(str(store))):   # another `canbao run` is writing
+        code = main(["run", "--input", str(SAMPLES), "--store", str(store), "--as-of", "2026-11-28"])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("错误 error:")]
+    assert code == EXIT_RETRY
+    assert len(errors) == 1 and "retryable" in errors[0] and "重试" in errors[0]
