@@ -16,15 +16,11 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from canbao.commands import COMMANDS, load_command_modules
-from graph.errors import QueryError, StoreError, StoreSpecError, StoreUnavailable
 from resolver.errors import CanbaoError, ConfigError, InputError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_RETRY = 75   # sysexits.h EX_TEMPFAIL: a scheduler may run the command again later
-
-# The error tree's classes that name the user's input: a file, a folder, a value, a store.
-USER_MISTAKES: tuple[type[CanbaoError], ...] = (InputError, ConfigError, StoreSpecError, QueryError)
 
 
 class Parser(argparse.ArgumentParser):
@@ -36,10 +32,14 @@ class Parser(argparse.ArgumentParser):
 
 def exit_code(error: CanbaoError) -> int:
     """The exit code of an error the library raised on purpose (the convention of this module's docstring)."""
+    from graph.errors import QueryError, StoreError, StoreSpecError, StoreUnavailable   # graph imports pandas
+
     if isinstance(error, StoreError) and error.retryable:
         return EXIT_RETRY
-    if isinstance(error, USER_MISTAKES) or isinstance(error, StoreUnavailable):
-        return EXIT_USAGE   # a store that cannot be opened for good: the --store named is wrong
+    # The error tree's classes that name the user's input: a file, a folder, a value, a store; a store that
+    # cannot be opened for good is a --store that names the wrong place.
+    if isinstance(error, (InputError, ConfigError, StoreSpecError, QueryError, StoreUnavailable)):
+        return EXIT_USAGE
     return EXIT_FAILED
 
 
