@@ -15,6 +15,7 @@ import pandas as pd
 from graph.cypher import STAGED_PREFIX, neo4j_schema, read_nodes, read_rels
 from graph.embedded import EmbeddedStore
 from graph.model import NODE_KEYS, NODE_PROPERTIES, REL_ENDPOINTS, REL_PROPERTIES
+from resolver.table_files import output_folder
 
 # Model type → neo4j-admin header type (string is the default and left implicit).
 _ADMIN_TYPES = {"STRING": "", "DATE": "date", "TIMESTAMP": "localdatetime", "DOUBLE": "double",
@@ -78,7 +79,7 @@ def import_command(database: str, node_files: dict[str, Path], rel_files: dict[s
 def export_neo4j_import(store: EmbeddedStore, out_dir: str | Path, database: str = "neo4j") -> ImportBundle:
     """Write one CSV per label and relationship type of the landed run, schema.cypher, and the command."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     node_files, rel_files, rows = {}, {}, {}
     for label, types in NODE_PROPERTIES.items():
         frame = pd.DataFrame(store._rows(read_nodes(label).text("embedded"), {}, f"export {label}"),

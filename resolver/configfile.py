@@ -26,6 +26,8 @@ def config_text(path: Path | None, default_file: str) -> tuple[str, str]:
         return Path(path).read_text("utf-8"), str(path)
     except OSError as problem:
         raise ConfigError(f"{path}: 无法读取配置文件 (cannot read the configuration file): {problem.strerror}") from None
+    except UnicodeDecodeError as problem:
+        raise ConfigError(f"{path}: 配置文件应为 UTF-8 文本 (a configuration file must be UTF-8 text): {problem}") from None
 
 
 def parse_yaml(text: str, origin: str, error: type[ConfigError] = ConfigError) -> object:
@@ -33,7 +35,15 @@ def parse_yaml(text: str, origin: str, error: type[ConfigError] = ConfigError) -
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as problem:
-        raise error(f"{origin}: 不是有效的 YAML (invalid YAML): {problem}") from None
+        raise error(f"{origin}: 不是有效的 YAML (invalid YAML): {_yaml_problem(problem)}") from None
+
+
+def _yaml_problem(problem: yaml.YAMLError) -> str:
+    """PyYAML's complaint in one line: where (line, column, 1-based) and what, without its drawing of the text."""
+    mark = getattr(problem, "problem_mark", None)
+    what = getattr(problem, "problem", None) or str(problem).splitlines()[0]
+    return f"第 {mark.line + 1} 行第 {mark.column + 1} 列 (line {mark.line + 1}, column {mark.column + 1}): {what}" \
+        if mark is not None else what
 
 
 def validate(model: type[Model], data: object, origin: str, what: str,

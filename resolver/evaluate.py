@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from resolver.errors import InputError
+
 CONFLICT_FLAG = "CONFLICT"
 
 
@@ -204,7 +206,7 @@ def evaluate(links: pd.DataFrame, persons: pd.DataFrame, truth_records: pd.DataF
                                 ("truth/persons.csv", truth_persons, ["person_id"])):
         missing = [c for c in needed if c not in frame.columns]
         if missing:
-            raise ValueError(f"{name}: 缺少列 missing column(s) {missing} — is this the right folder?")
+            raise InputError(f"{name}: 缺少列 missing column(s) {missing} — is this the right folder?")
     joined, unmatched = _joined(links, truth_records)
     return Evaluation(
         pairwise=pairwise_scores(joined["person_id"], joined["person_id_true"]),

@@ -8,6 +8,7 @@ import pandas as pd
 from resolver.errors import InputError
 from resolver.ingest import REJECTED_COLUMNS, REJECTED_FILE_COLUMNS
 from resolver.pipeline import StoreLayout
+from resolver.table_files import output_folder
 
 LINKS_COLUMNS = ["source", "record_id", "person_id", "match_probability"]
 PERSONS_COLUMNS = ["person_id", "id_number", "name", "status", "flags", "district_code", "street", "community"]
@@ -24,7 +25,7 @@ def export_store(store: str, out_dir: Path, work_dir: Path | None = None) -> dic
         links = pd.read_parquet(layout.links_file, columns=LINKS_COLUMNS)
         persons = pd.read_parquet(layout.persons_file, columns=PERSONS_COLUMNS)
         rejected = pd.read_parquet(layout.rejected_file, columns=REJECTED_COLUMNS)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(out_dir)
     links.to_csv(out_dir / "links.csv", index=False, columns=LINKS_COLUMNS)
     persons.to_csv(out_dir / "persons.csv", index=False, columns=PERSONS_COLUMNS)
     rejected.to_csv(out_dir / "rejected.csv", index=False, columns=REJECTED_COLUMNS)

@@ -44,6 +44,7 @@ from resolver.standardise.names import name_row, standardise_names
 from resolver.standardise.phones import standardise_phones
 from resolver.standardise.province import parse_province
 from resolver.standardise.unique import ParallelMap, clean_text_within, map_unique_records
+from resolver.table_files import output_folder
 
 FILE_NAME = re.compile(r"^(?P<source>[a-z][a-z0-9_]*)_(?P<period>\d{6})\.(?:csv|xlsx)$", re.IGNORECASE)
 REJECTED_COLUMNS = ["source", "file", "line", "reason"]
@@ -531,6 +532,13 @@ def _glibc() -> ctypes.CDLL | None:
     return libc if hasattr(libc, "malloc_trim") else None
 
 
+# What a column of a field no source delivers holds, by the field's kind (schema.py: dates are datetime64[ns]).
+_SCHEMA_EMPTY: dict[Kind, tuple[np.dtype, object]] = {
+    Kind.DATE: (np.dtype("datetime64[ns]"), np.datetime64("NaT")),
+    Kind.NUMBER: (np.dtype("float64"), np.nan),
+}
+
+
 def _column_type(column: str, parts: list[_SourceRecords]) -> tuple[np.dtype, object]:
     """(dtype of a records column, what a source without the column holds there).
 
@@ -538,8 +546,8 @@ def _column_type(column: str, parts: list[_SourceRecords]) -> tuple[np.dtype, ob
     another source has none, and a source with no accepted rows changes nothing.
     """
     filled = [part.columns[column] for part in parts if column in part.columns]
-    if not filled:
-        return np.dtype(object), None
+    if not filled:   # no source maps the field: the schema's type still (a date column is datetime64 of NaT)
+        return _SCHEMA_EMPTY.get(INPUT_FIELDS.get(column), (np.dtype(object), None))
     empty, empty_dtype = _empty_cell(filled)
     dtypes = [part.columns[column].dtype if column in part.columns else empty_dtype for part in parts if part.rows]
     return np.result_type(*(dtypes or [values.dtype for values in filled])), empty
@@ -715,7 +723,7 @@ def _count_per_file(reports: list[FileReport], records: pd.DataFrame, rejected: 
 
 def write_reports(result: IngestResult, out_dir: Path) -> None:
     """rejected.csv (the spec's contract), rejected_files.csv and quality.csv beside it."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(out_dir)
     result.rejected.to_csv(out_dir / "rejected.csv", index=False, columns=REJECTED_COLUMNS)
     result.rejected_files.to_csv(out_dir / "rejected_files.csv", index=False, columns=REJECTED_FILE_COLUMNS)
     result.quality.to_csv(out_dir / "quality.csv", index=False, columns=QUALITY_COLUMNS)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from resolver.configfile import parse_yaml, validate
+from resolver.configfile import config_text, parse_yaml, validate
 from resolver.errors import ConfigError
 from resolver.fields import INPUT_FIELDS
 from resolver.schema import CERT_TYPES
@@ -103,7 +103,8 @@ def parse_mapping(data: object, origin: str) -> SourceMapping:
 
 
 def load_mapping_file(path: Path) -> SourceMapping:
-    return parse_mapping(parse_yaml(path.read_text("utf-8"), str(path)), str(path))
+    text, origin = config_text(path, "")
+    return parse_mapping(parse_yaml(text, origin), origin)
 
 
 def load_mappings(folder: Path | None = None) -> dict[str, SourceMapping]:
@@ -116,6 +117,9 @@ def load_mappings(folder: Path | None = None) -> dict[str, SourceMapping]:
             mapping = parse_mapping(parse_yaml(entry.read_text("utf-8"), origin), origin)
             mappings[mapping.source] = mapping
     if folder is not None:
+        if not Path(folder).is_dir():
+            raise ConfigError(f"--sources {folder}: 映射文件目录不存在 (no such folder of mapping files) — pass the "
+                              "folder holding your <source>.yaml files, or leave --sources out for the shipped ones")
         for path in sorted(Path(folder).glob("*.yaml")):
             mapping = load_mapping_file(path)
             mappings[mapping.source] = mapping

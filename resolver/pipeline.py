@@ -65,6 +65,7 @@ class StoreLayout:
 
     @classmethod
     def for_store(cls, store: str, work_dir: Path | None = None) -> "StoreLayout":
+        from graph.errors import StoreSpecError
         from resolver.landing import recover
 
         if "://" in store:
@@ -72,6 +73,10 @@ class StoreLayout:
         else:
             root = Path(store)
             layout = cls(graph_spec=str(root / "graph"), work_dir=Path(work_dir or root))
+        for option, path in (("--store", None if "://" in store else Path(store)), ("--work-dir", layout.work_dir)):
+            if path is not None and path.exists() and not path.is_dir():
+                raise StoreSpecError(f"{option} {path}: 是文件而不是文件夹 (a file, not a folder) — name the store's "
+                                     "folder, or a new one for `canbao run`")
         recover(layout)
         return layout
 

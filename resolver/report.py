@@ -25,6 +25,7 @@ from resolver.errors import InputError
 from resolver.report_charts import bar_chart_svg, stacked_bar_svg
 from resolver.runs import RunEntry, latest_run_in_month, load_snapshot, read_run_index
 from resolver.spreadsheet_safe import Sheet, write_xlsx
+from resolver.table_files import output_folder
 
 if TYPE_CHECKING:
     from resolver.pipeline import StoreLayout
@@ -303,7 +304,7 @@ def _source_lines(report: MonthlyReport) -> list[str]:
 
 def write_report(report: MonthlyReport, out_dir: Path) -> list[Path]:
     """Write report_<month>.html and report_<month>.xlsx into ``out_dir``; returns their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(out_dir)
     html_path, xlsx_path = out_dir / f"report_{report.month}.html", out_dir / f"report_{report.month}.xlsx"
     html_path.write_text(render_html(report), encoding="utf-8")
     _write_xlsx(report, xlsx_path)

@@ -660,7 +660,9 @@ def resolve_incremental(
     stages = _Stages(progress)
     new_records = _check_records(new_records)
     known = new_records["record_key"].isin(state.records["record_key"])
-    union = pd.concat([state.records, match_columns(new_records[~known])], ignore_index=True)
+    # Empty parts left out: pandas would let their all-null columns decide the dtypes (a FutureWarning).
+    parts = [part for part in (state.records, match_columns(new_records[~known])) if len(part)]
+    union = pd.concat(parts, ignore_index=True) if parts else state.records.reset_index(drop=True)
     is_new = np.r_[np.zeros(len(state.records), bool), np.ones(int((~known).sum()), bool)]
     coded = prepare_features(union)
     features, borrowed = without_borrowed_numbers(coded)

@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from resolver.compare import MATCH_COLUMNS
+from resolver.errors import InputError
 from resolver.scoring import FSModel
 
 STATE_FORMAT = "canbao-resolver-state/1"
@@ -94,9 +95,9 @@ def load_model(path: Path | str) -> FSModel:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: 找不到模型文件 model file not found — run a full resolution first") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: 模型文件不是有效的 JSON not valid JSON — {error}") from None
+        raise InputError(f"{path}: 找不到模型文件 model file not found — run a full resolution first") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: 模型文件不是有效的 JSON not valid JSON — {error}") from None
     return FSModel.from_dict(data, origin=str(path))
 
 
@@ -110,17 +111,21 @@ def load_state(folder: Path | str) -> ResolverState:
     folder = Path(folder)
     meta_path = folder / "state.json"
     if not meta_path.is_file():
-        raise FileNotFoundError(f"{folder}: 没有匹配状态 no resolver state here — run a full `canbao run` into it first")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta.get("format") != STATE_FORMAT:
-        raise ValueError(f"{meta_path}: state format {meta.get('format')!r} is not {STATE_FORMAT!r} — rerun in full")
+        raise InputError(f"{folder}: 没有匹配状态 no resolver state here — run a full `canbao run` into it first")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InputError(f"{meta_path}: 状态文件不是有效的 JSON not valid JSON — {error}; rerun in full") from None
+    written = meta.get("format") if isinstance(meta, dict) else None
+    if written != STATE_FORMAT:
+        raise InputError(f"{meta_path}: state format {written!r} is not {STATE_FORMAT!r} — rerun in full")
     tables = {}
     for name in _TABLES:
         path = folder / f"{name}.parquet"
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: 状态文件缺失 state file missing — rerun in full into a new folder")
+            raise InputError(f"{path}: 状态文件缺失 state file missing — rerun in full into a new folder")
         tables[name] = pd.read_parquet(path)
     missing = [c for c in MATCH_COLUMNS if c not in tables["records"].columns]
     if missing:
-        raise ValueError(f"{folder / 'records.parquet'}: columns {missing} missing — rerun in full")
+        raise InputError(f"{folder / 'records.parquet'}: columns {missing} missing — rerun in full")
     return ResolverState(model=load_model(folder / "model.json"), **tables)

@@ -604,7 +604,7 @@ def test_user_add_prints_the_token_once_on_its_last_line_and_audit_lists_request
     assert main(["user", "list", "--store", str(world.store)]) == 0
     listing = capsys.readouterr().out
     assert "cli_reviewer" in listing and token not in listing
-    assert main(["user", "add", "--store", str(world.store), "--name", "nodistrict", "--role", "surveyor"]) == 1
+    assert main(["user", "add", "--store", str(world.store), "--name", "nodistrict", "--role", "surveyor"]) == 2
     assert "--district" in capsys.readouterr().err
     assert main(["audit", "--store", str(world.store), "--since", "2000-01-01", "--user", "cli_reviewer"]) == 0
     assert "/v1/surveys" in capsys.readouterr().out

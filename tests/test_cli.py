@@ -58,7 +58,7 @@ def test_export_neo4j_writes_csvs_and_prints_the_import_command(sample_store: st
 
 
 def test_run_on_a_missing_folder_says_so_in_chinese(tmp_path: Path, capsys):
-    assert main(["run", "--input", str(tmp_path / "nowhere"), "--store", str(tmp_path / "s")]) == 1
+    assert main(["run", "--input", str(tmp_path / "nowhere"), "--store", str(tmp_path / "s")]) == 2
     assert "输入目录不存在" in capsys.readouterr().err
 
 

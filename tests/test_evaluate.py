@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from resolver.errors import InputError
 from resolver.evaluate import (
     PAYMENT_FLAGS, evaluate, format_evaluation, format_payment_flags, pairwise_scores, payment_flag_accuracy,
 )
@@ -102,7 +103,7 @@ def test_cluster_counts():
 
 def test_missing_columns_name_the_file():
     links, persons, truth_records, truth_persons = export_and_truth()
-    with pytest.raises(ValueError, match="truth/records.csv"):
+    with pytest.raises(InputError, match="truth/records.csv"):
         evaluate(links, persons, truth_records.drop(columns="person_id"), truth_persons)
 
 

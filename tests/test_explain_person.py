@@ -130,7 +130,7 @@ def test_cli_explain_prints_the_waterfall_in_chinese(sample_store, capsys):
 
 
 def test_cli_explain_of_an_unknown_person_names_the_store(sample_store, capsys):
-    assert main(["explain", "P000000000000", "--store", str(sample_store.work_dir)]) == 1
+    assert main(["explain", "P000000000000", "--store", str(sample_store.work_dir)]) == 2
     assert "P000000000000" in capsys.readouterr().err
 
 

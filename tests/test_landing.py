@@ -156,7 +156,7 @@ def test_a_first_run_killed_leaves_a_store_without_a_run_and_says_so(stage, tmp_
     store = tmp_path / "store"
     assert run(SAMPLES, store, crash_at=stage).returncode == 137
     exported = canbao("export", "--store", str(store), "--out", str(tmp_path / "out"))
-    assert exported.returncode == 1
+    assert exported.returncode == 2
     assert "库中还没有运行结果" in exported.stderr and "Traceback" not in exported.stderr
     assert len(exported.stderr.strip().splitlines()) == 1
     assert not (store / "graph" / CURRENT).exists()
@@ -165,11 +165,11 @@ def test_a_first_run_killed_leaves_a_store_without_a_run_and_says_so(stage, tmp_
 def test_a_run_on_a_missing_folder_leaves_no_store_and_an_existing_store_untouched(stores, tmp_path):
     fresh = tmp_path / "fresh"
     failed = run(tmp_path / "nowhere", fresh)
-    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert failed.returncode == 2 and "Traceback" not in failed.stderr
     assert not fresh.exists()
     store = tmp_path / "store"
     shutil.copytree(stores["base"], store)
-    assert run(tmp_path / "nowhere", store).returncode == 1
+    assert run(tmp_path / "nowhere", store).returncode == 2
     assert export(store, tmp_path / "out") == stores["first"]
     assert leftovers(store) == []
 
@@ -180,7 +180,7 @@ def test_an_unknown_crash_stage_is_refused_naming_the_known_ones(stores, tmp_pat
     store = tmp_path / "store"
     shutil.copytree(stores["base"], store)
     refused = run(SAMPLES, store, crash_at="grpah")
-    assert refused.returncode == 1 and "grpah" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.returncode == 2 and "grpah" in refused.stderr and "Traceback" not in refused.stderr
     assert export(store, tmp_path / "out") == stores["first"]
 
 

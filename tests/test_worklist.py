@@ -214,7 +214,7 @@ def test_cli_worklist_writes_the_district_list_as_xlsx(small_store: str, tmp_pat
 
 
 def test_cli_worklist_needs_a_district_or_the_unplaced_list(small_store: str, tmp_path: Path, capsys):
-    assert main(["worklist", "--store", small_store, "--out", str(tmp_path / "x.csv")]) == 1
+    assert main(["worklist", "--store", small_store, "--out", str(tmp_path / "x.csv")]) == 2
     assert "--unplaced" in capsys.readouterr().err
 
 

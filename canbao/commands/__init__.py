@@ -55,12 +55,18 @@ def audit_read(args: argparse.Namespace, work_dir: Path, persons: Iterable[str],
     the persons shown) before it shows personal data; if the row cannot be written, nothing is shown."""
     from api.audit_store import append_cli_read
     from api.database import DATABASE_FILE, Database
+    from graph.errors import StoreBusy, StoreError
     from resolver.errors import InputError
 
+    if not Path(work_dir).is_dir():   # opening the audit database would create the folder of a mistyped --store
+        raise InputError(f"{work_dir}: 库中还没有运行结果，文件夹不存在 (no run in this store yet: no such folder) — "
+                         "check --store, or run `canbao run` into it first")
     database_file = Path(work_dir) / DATABASE_FILE
     try:
         append_cli_read(Database(database_file).transaction, args.command, getattr(args, "argv", [])[1:],
                         list(persons), detail)
     except (OSError, sqlite3.Error) as error:
-        raise InputError(f"{database_file}: 审计日志无法写入，不显示个人数据 (cannot write the audit log, so no "
-                         f"personal data is shown): {error}") from None
+        busy = isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+        raise (StoreBusy if busy else StoreError)(
+            str(database_file), "审计日志写入 audit write", f"{error}; 不显示个人数据 (cannot write the audit log, so "
+            "no personal data is shown)", retryable=busy) from None

@@ -69,18 +69,19 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from resolver.evaluate import (
         dispatch_scores, evaluate, format_dispatch, format_evaluation, format_payment_flags, payment_flag_accuracy,
     )
+    from resolver.table_files import read_csv_table
 
     export, truth = Path(args.export), Path(args.truth)
+    export_fix, truth_fix = "--export 应为 `canbao export` 的输出目录 (the folder `canbao export` wrote)", \
+        "--truth 应为 `canbao generate` 的 truth 目录 (the truth folder `canbao generate` wrote)"
     frames = (
-        pd.read_csv(export / "links.csv", dtype=str),
-        pd.read_csv(export / "persons.csv", dtype=str),
-        pd.read_csv(truth / "records.csv", dtype=str),
-        pd.read_csv(truth / "persons.csv", dtype=str),
+        read_csv_table(export / "links.csv", export_fix, ("source", "record_id", "person_id")),
+        read_csv_table(export / "persons.csv", export_fix, ("person_id",)),
+        read_csv_table(truth / "records.csv", truth_fix, ("source", "record_id", "person_id")),
+        read_csv_table(truth / "persons.csv", truth_fix, ("person_id",)),
     )
     print(format_evaluation(evaluate(*frames)))
     print(format_payment_flags(payment_flag_accuracy(*frames)))
@@ -103,12 +104,16 @@ def cmd_blocking_report(args: argparse.Namespace) -> int:
     from resolver.compare import prepare_features
     from resolver.ingest import ingest_folder
     from resolver.matching_config import load_matching_config
+    from resolver.table_files import read_csv_table
 
-    records = ingest_folder(Path(args.input), progress=progress).records
+    # The small files first: a mistyped --matching or --truth is told before the long ingest, not after.
     config = load_matching_config(Path(args.matching)) if args.matching else load_matching_config()
+    truth_records = read_csv_table(Path(args.truth) / "records.csv",
+                                   "--truth 应为 `canbao generate` 的 truth 目录 (the truth folder it wrote)",
+                                   ("source", "record_id", "person_id")) if args.truth else None
+    records = ingest_folder(Path(args.input), progress=progress).records
     truth = pd.Series(None, index=records.index, dtype=object)
-    if args.truth:
-        truth_records = pd.read_csv(Path(args.truth) / "records.csv", dtype=str)
+    if truth_records is not None:
         truth = records[["source", "record_id"]].merge(truth_records, how="left", on=["source", "record_id"])[
             "person_id"]
     features = prepare_features(records.reset_index(drop=True))

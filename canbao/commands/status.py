@@ -33,7 +33,9 @@ def _area_arguments(parser: argparse.ArgumentParser, district_required: bool = F
 
 
 def _print_preview(table, total: int) -> None:
-    print(table.head(PREVIEW_ROWS).astype(object).fillna("").to_string(index=False))
+    preview = table.head(PREVIEW_ROWS).astype(object)
+    # where, not fillna: fillna would downcast the object columns it fills (deprecated in pandas 2.2).
+    print(preview.where(preview.notna(), "").to_string(index=False))
     if total > PREVIEW_ROWS:
         print(f"…… 共 {total} 行，仅显示前 {PREVIEW_ROWS} 行；用 --out 写出全部 (showing {PREVIEW_ROWS} of {total}; "
               f"use --out for all)")
