@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 AS_OF  ?= 2026-11-28
 
-.PHONY: setup demo test clean-demo browser
+.PHONY: setup demo test lint clean-demo browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,11 @@ demo: $(STAMP)
 	rm -rf runs/demo
 	$(BIN)/canbao run --input data/samples --store runs/demo --as-of $(AS_OF)
 
-test: $(STAMP) node_modules/.installed browser
+# Lint (ruff: pyflakes, pycodestyle, bugbear; rules in pyproject.toml) — also the first step of `make test`.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: $(STAMP) node_modules/.installed browser lint
 	$(BIN)/pytest
 
 clean-demo:

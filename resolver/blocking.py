@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from resolver.compare import ADDRESS_KEY_PARTS, ADDRESS_LEVEL_PARTS, NULL, Features, compare_levels
+from resolver.compare import ADDRESS_KEY_PARTS, NULL, Features, compare_levels
 from resolver.matching_config import (
     ADDRESS_KEY_FIELDS,
     FIELD_LEVELS,

@@ -264,8 +264,8 @@ def payment_flag_accuracy(links: pd.DataFrame, persons: pd.DataFrame, truth_reco
     true = truth_persons.set_index("person_id")["flags"].fillna("").reindex(main.index).fillna("").str.split("|")
     rows = []
     for flag in flags:
-        has_true = true.map(lambda f: flag in f).to_numpy(dtype=bool)
-        has_predicted = predicted.map(lambda f: flag in f).to_numpy(dtype=bool)
+        has_true = true.map(lambda f, flag=flag: flag in f).to_numpy(dtype=bool)
+        has_predicted = predicted.map(lambda f, flag=flag: flag in f).to_numpy(dtype=bool)
         both = int((has_true & has_predicted).sum())
         rows.append({"flag": flag, "true_persons": int(has_true.sum()), "predicted_persons": int(has_predicted.sum()),
                      "both": both,

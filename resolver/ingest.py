@@ -197,7 +197,7 @@ def _department_files(folder: Path) -> list[Path]:
 def _unmapped_file(path: Path, source: str | None, period: str | None) -> tuple[pd.DataFrame, FileReport]:
     """A file whose name is not <source>_<YYYYMM> or whose source has no mapping: every line rejected."""
     reason = (
-        f"文件名应为 <source>_<YYYYMM>.csv/.xlsx (file name must be <source>_<YYYYMM>)"
+        "文件名应为 <source>_<YYYYMM>.csv/.xlsx (file name must be <source>_<YYYYMM>)"
         if source is None
         else f"没有数据源 {source} 的映射文件 (no mapping for source {source!r}) — 请在 resolver/sources/ 下新增 {source}.yaml"
     )

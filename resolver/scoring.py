@@ -188,7 +188,7 @@ def expectation_maximisation(
         known = patterns[:, j] != NULL
         log_u[known] += np.log(u[f][patterns[known, j]])
     converged, iteration = False, 0
-    for iteration in range(1, max_iterations + 1):
+    for iteration in range(1, max_iterations + 1):  # noqa: B007 — the count is reported after the loop
         log_m = np.zeros(len(patterns))
         for j, f in enumerate(fields):
             known = patterns[:, j] != NULL

@@ -148,7 +148,7 @@ def expected_by_district(persons: pd.DataFrame) -> pd.DataFrame:
     })
     for flag, header in (("TAXPAYER", "其中：纳税人"), ("EMPLOYED", "其中：就业"), ("LOW_INCOME", "其中：低保特困优抚"),
                          ("STUDENT", "其中：在校学生"), ("SURVEYED", "其中：已入户调查")):
-        holders = unenrolled[unenrolled["flags"].str.split("|").map(lambda flags: flag in flags)]
+        holders = unenrolled[unenrolled["flags"].str.split("|").map(lambda flags, flag=flag: flag in flags)]
         expected[header] = holders.groupby("district").size().reindex(expected.index, fill_value=0)
     expected["参保率"] = expected["已参保"] / expected["登记范围人口"]
     return expected

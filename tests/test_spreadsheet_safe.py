@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 
 from canbao.cli import main
-from resolver.pipeline import StoreLayout, run_pipeline
+from resolver.pipeline import run_pipeline
 from resolver.report import MonthlyReport, monthly_statistics, write_report
-from resolver.runs import RunEntry, read_run_index
+from resolver.runs import RunEntry
 from resolver.spreadsheet_safe import Sheet, neutralise_cell, neutralise_table, write_csv, write_xlsx
 from resolver.table_files import write_table
 
