@@ -10,12 +10,14 @@ AS_OF  ?= 2026-11-28
 .PHONY: setup demo test lint clean-demo browser
 
 $(STAMP): pyproject.toml
+	@echo "==> .venv: creating it and installing canbao with its dependencies (about a minute the first time)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
 
 node_modules/.installed: package.json package-lock.json
+	@echo "==> node_modules: Neo4j's Cypher front end for the query linter"
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
