@@ -42,6 +42,13 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
+def sample_store_copy(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A copy of the resolved sample of one's own (a served store's graph worker holds its database file)."""
+    store = tmp_path_factory.mktemp(name) / "store"
+    shutil.copytree(sample_store(tmp_path_factory), store)
+    return store
+
+
 @dataclass
 class Subject:
     """A survey target of the sample: an UNENROLLED person placed in a district, with a valid ID."""
@@ -85,8 +92,7 @@ def pick_target(store: Path) -> Subject:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    store = tmp_path_factory.mktemp("api") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), store)
+    store = sample_store_copy(tmp_path_factory, "api")
     target = pick_target(store)
     other = "120101" if target.district != "120101" else "120102"
     settings = load_settings({"store": str(store), "flush_seconds": 0}, env={})

@@ -1,7 +1,6 @@
 """GET /v1/persons/{person_id}/arrears and the schemes of the person view (art. 26), on the sample."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,13 +11,12 @@ from api.security import Users
 from resolver.arrears import estimate_arrears, load_contribution_policy, scheme_records
 from resolver.pipeline import StoreLayout
 from resolver.runs import load_linked_records, load_persons
-from test_api import AS_OF, assert_error, sample_store
+from test_api import AS_OF, assert_error, sample_store_copy
 
 
 @pytest.fixture(scope="module")
 def door(tmp_path_factory):
-    store = tmp_path_factory.mktemp("arrears") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), store)
+    store = sample_store_copy(tmp_path_factory, "arrears")
     layout = StoreLayout.for_store(str(store))
     persons, records = load_persons(layout), load_linked_records(layout)
     interrupted = persons[persons["flags"].fillna("").str.contains("INTERRUPTED") & persons["district_code"].notna()]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import shutil
 import sqlite3
 import threading
 
@@ -17,7 +16,7 @@ from api import create_app, load_settings
 from api.audit import AuditLog, AuditNote
 from api.database import Database
 from api.security import Users
-from test_api import sample_store
+from test_api import sample_store_copy
 
 EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -89,8 +88,7 @@ def test_a_batch_that_cannot_be_written_is_logged_with_its_rows(tmp_path, caplog
 def test_the_service_commits_every_request_row_by_shutdown_and_shows_them_to_an_admin_before(tmp_path_factory,
                                                                                              monkeypatch):
     monkeypatch.setattr(api.audit, "BATCH_SECONDS", 60.0)
-    store = tmp_path_factory.mktemp("audit") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), store)
+    store = sample_store_copy(tmp_path_factory, "audit")
     settings = load_settings({"store": str(store), "flush_seconds": 0}, env={})
     users = Users(Database(settings.database_file))
     admin = {"Authorization": f"Bearer {users.add('admin', 'admin')}"}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from api import create_app, load_settings
 from api.database import Database
 from api.models import DATE_PATTERN, DATE_TIME_PATTERN, MONTH_PATTERN
 from api.security import Users
-from test_api import assert_error, pick_target, sample_store
+from test_api import assert_error, pick_target, sample_store_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -34,8 +33,7 @@ ROLES = {"admin": None, "steward": None, "analyst": None, "surveyor": "120104", 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
-    store = tmp_path_factory.mktemp("contract") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), store)
+    store = sample_store_copy(tmp_path_factory, "contract")
     settings = load_settings({"store": str(store), "flush_seconds": 0}, env={})
     users = Users(Database(settings.database_file))
     headers = {role: {"Authorization": f"Bearer {users.add(f'c_{role}', role, district)}"}
@@ -193,8 +191,7 @@ def _token(store: Path, env: dict[str, str], role: str, district: str | None) ->
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """`canbao serve` on a copy of the sample store, on a free port of 127.0.0.1, and a token per role."""
-    store = tmp_path_factory.mktemp("served") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), store)
+    store = sample_store_copy(tmp_path_factory, "served")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     tokens = {role: _token(store, env, role, district) for role, district in ROLES.items()}
     port = _free_port()

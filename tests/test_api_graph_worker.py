@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import signal
 import threading
 
@@ -22,7 +21,7 @@ from api.security import Users
 from graph import CATALOGUE, EmbeddedStore
 from graph.supervised import SupervisedStore
 from resolver.errors import ConfigError
-from test_api import assert_error, pick_target, sample_store
+from test_api import assert_error, pick_target, sample_store, sample_store_copy
 from test_graph_supervised import CRASHING
 
 QUERY = "unenrolled_counts"
@@ -30,8 +29,7 @@ QUERY = "unenrolled_counts"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    store = tmp_path_factory.mktemp("graph-worker") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), store)
+    store = sample_store_copy(tmp_path_factory, "graph-worker")
     settings = load_settings({"store": str(store), "flush_seconds": 0}, env={})
     users = Users(Database(settings.database_file))
     target = pick_target(store)

@@ -5,12 +5,11 @@ The store is the committed sample resolved by the real pipeline (test_api.sample
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from test_api import pick_target, sample_store
+from test_api import pick_target, sample_store_copy
 
 from api import create_app, load_settings
 from api.database import Database
@@ -20,8 +19,7 @@ from api.security import Users
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    store = tmp_path_factory.mktemp("hostile") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), store)
+    store = sample_store_copy(tmp_path_factory, "hostile")
     target = pick_target(store)
     settings = load_settings({"store": str(store), "flush_seconds": 0}, env={})
     users = Users(Database(settings.database_file))

@@ -2,7 +2,6 @@
 replayed into the resolver state when the service starts again, and linked to the same person once."""
 from __future__ import annotations
 
-import shutil
 
 from fastapi.testclient import TestClient
 
@@ -11,12 +10,11 @@ from api.database import Database
 from api.security import Users
 from resolver.pipeline import StoreLayout
 from resolver.state import load_state
-from test_api import pick_target, sample_store, survey_of
+from test_api import pick_target, sample_store_copy, survey_of
 
 
 def test_a_survey_confirmed_before_a_crash_is_replayed_at_start_up(tmp_path_factory, monkeypatch):
-    store = tmp_path_factory.mktemp("restart") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), store)
+    store = sample_store_copy(tmp_path_factory, "restart")
     target = pick_target(store)
     settings = load_settings({"store": str(store), "flush_seconds": 3600}, env={})
     users = Users(Database(settings.database_file))

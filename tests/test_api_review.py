@@ -2,7 +2,6 @@
 later `canbao run` makes of them (the decisions win over the model; attached surveys stay attached)."""
 from __future__ import annotations
 
-import shutil
 
 import pandas as pd
 import pytest
@@ -13,13 +12,12 @@ from api.database import Database
 from api.security import Users
 from resolver.pipeline import StoreLayout, run_pipeline
 from resolver.state import load_state
-from test_api import AS_OF, SAMPLES, assert_error, pick_target, sample_store, survey_of
+from test_api import AS_OF, SAMPLES, assert_error, pick_target, sample_store_copy, survey_of
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("review") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), folder)
+    folder = sample_store_copy(tmp_path_factory, "review")
     return folder
 
 

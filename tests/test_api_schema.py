@@ -2,7 +2,6 @@
 answer must match its documented schema (the error shape included)."""
 from __future__ import annotations
 
-import shutil
 
 import pytest
 import schemathesis
@@ -15,15 +14,14 @@ import api.contract.schemathesis_hooks  # noqa: F401 — values for the custom f
 from api import create_app, load_settings
 from api.database import Database
 from api.security import Users
-from test_api import sample_store
+from test_api import sample_store_copy
 
 TOKENS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):
-    store = tmp_path_factory.mktemp("schema") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), store)
+    store = sample_store_copy(tmp_path_factory, "schema")
     api_settings = load_settings({"store": str(store), "flush_seconds": 0}, env={})
     TOKENS["admin"] = Users(Database(api_settings.database_file)).add("fuzz_admin", "admin")
     app = create_app(api_settings)

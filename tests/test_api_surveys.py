@@ -6,8 +6,6 @@ that synthetic sample's, never real-looking data.
 """
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import jsonschema
@@ -26,21 +24,14 @@ from resolver.mapping import load_mappings
 from resolver.schema import TRUSTED_ID_STATUSES
 from resolver.standardise.address import parse_address
 from resolver.standardise.id_number import standardise_id_number
-from test_api import Subject, assert_error, pick_target, sample_store, survey_of
+from test_api import World as ApiWorld
+from test_api import assert_error, pick_target, sample_store_copy, survey_of
 
 UNPLACEABLE = "某某地方"   # an address the parser places in no district
 
 
-@dataclass
-class World:
-    client: TestClient
-    tokens: dict[str, str]
-    target: Subject
-    other: str
-    store: Path
-
-    def as_(self, user: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[user]}"}
+class World(ApiWorld):
+    """The API world with the survey steps as calls."""
 
     def post(self, user: str, reviewed: str | None = None, /, **body):
         """An upload, or with ``reviewed`` (a survey id) a review step."""
@@ -50,8 +41,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> World:
-    store = tmp_path_factory.mktemp("surveys") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), store)
+    store = sample_store_copy(tmp_path_factory, "surveys")
     target = pick_target(store)
     other = "120101" if target.district != "120101" else "120102"
     settings = load_settings({"store": str(store), "flush_seconds": 0}, env={})
@@ -139,7 +129,7 @@ def test_a_survey_of_another_districts_resident_waits_for_that_districts_centre(
     created = world.post("surveyor_elsewhere", **upload)
     assert created.status_code == 201, created.text
     body = created.json()
-    assert (body["state"], body["district_code"], body["other_district"]) == ("awaiting_other_district", world.other,
+    assert (body["state"], body["district_code"], body["other_district"]) == ("awaiting_other_district", world.other_district,
                                                                              target.district)
     assert body["candidate_person"] is None and body["candidate_probability"] is None   # not this surveyor's person
     assert_error(world.post("street_elsewhere", "DC-X-1", action="approve"), 403)
@@ -182,12 +172,12 @@ def test_a_survey_whose_person_moved_districts_is_referred_before_confirmation(w
 
     def moved(record, limit):
         return [c.__class__(**{**vars(c), "person": c.person.__class__(**{**vars(c.person),
-                                                                          "district_code": world.other})})
+                                                                          "district_code": world.other_district})})
                 for c in real(record, limit)]
 
     monkeypatch.setattr(engine, "candidates", moved)
     error = assert_error(world.post("district", "DC-X-3", action="confirm"), 409)
-    assert world.other in error["message"]
+    assert world.other_district in error["message"]
     monkeypatch.undo()
     survey = world.client.get("/v1/surveys/DC-X-3", headers=world.as_("district_elsewhere")).json()
     assert survey["state"] == "awaiting_other_district" and survey["person_id"] is None

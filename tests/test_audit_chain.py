@@ -6,7 +6,6 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from api.database import Database
 from canbao.cli import main
 from resolver.pipeline import StoreLayout
 from resolver.runs import load_persons
-from test_api import sample_store
+from test_api import sample_store_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 V1_AUDIT = """CREATE TABLE audit (
@@ -177,8 +176,7 @@ def test_a_version_1_log_is_chained_once_when_opened(tmp_path):
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("cli-audit") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), path)
+    path = sample_store_copy(tmp_path_factory, "cli-audit")
     return path
 
 

@@ -19,7 +19,7 @@ import pytest
 
 from graph import CATALOGUE, EmbeddedStore, QueryError, catalogue_text
 from graph.queries import MAX_LIMIT, MAX_SKIP, bind_params, check_page, get_query
-from test_api import sample_store
+from test_api import sample_store_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = Path(__file__).resolve().parent / "paging_child.py"
@@ -49,8 +49,7 @@ def _assert_survived(done: subprocess.CompletedProcess[str], progress: Path) -> 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private copy of the resolved sample (the API writes its own files into the store folder)."""
-    copy = tmp_path_factory.mktemp("paging") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), copy)
+    copy = sample_store_copy(tmp_path_factory, "paging")
     return copy
 
 

@@ -8,7 +8,6 @@ the reason, only when chromium or chromedriver is missing.
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import threading
 import time
@@ -24,7 +23,7 @@ import uvicorn
 from api import create_app, load_settings
 from api.database import Database
 from api.security import Users
-from test_api import sample_store
+from test_api import sample_store_copy
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -59,8 +58,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[Served]:
     """The real app under uvicorn on a free local port; stopped (and its state saved) at the end."""
-    store = tmp_path_factory.mktemp("review-page") / "store"
-    shutil.copytree(sample_store(tmp_path_factory), store)
+    store = sample_store_copy(tmp_path_factory, "review-page")
     settings = load_settings({"store": str(store), "flush_seconds": 0}, env={})
     token = Users(Database(settings.database_file)).add("steward", "steward")
     port = free_port()
